@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_VERSION := 2.13.0
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: the local CPU wheel, not an unpinned multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# tesseract for the OCR tool: installed through apt when missing; a warning (not a failure) where apt is unavailable
+system-deps:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
+	      || echo "warning: could not install tesseract-ocr; OCR will report how to install it"; \
+	  else echo "warning: tesseract is missing; install it with: sudo apt-get install tesseract-ocr"; fi; }
+
+demo: $(STAMP) system-deps
+	$(BIN)/mmsearch-gym list
+	$(BIN)/mmsearch-gym play mmsearch_gym/Maze-v0 --policy oracle --policy random --episodes 50 --seed 0
+	$(BIN)/mmsearch-gym play mmsearch_gym/MazeGrid-v0 --policy oracle --policy random --episodes 20 --seed 0
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/env_step.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

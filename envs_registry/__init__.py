@@ -1,0 +1,50 @@
+"""Env ids → entry points and default kwargs; registered with gymnasium by ``import mmsearch_gym``.
+
+Entry points are strings so that importing this module imports nothing from
+``mmsearch_gym``; gymnasium imports the env module on ``gym.make``. Gymnasium 1.x has no
+plugin entry points, so ``mmsearch_gym/__init__.py`` calls :func:`register_all`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered environment."""
+
+    id: str
+    entry_point: str
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+ENVS: dict[str, EnvEntry] = {
+    e.id: e
+    for e in [
+        EnvEntry(
+            "mmsearch_gym/Maze-v0",
+            "mmsearch_gym.envs.maze:MazeEnv",
+            "VILASR mazes as images: trace routes with path_tracer/object_mapper, then answer (moves or multiple choice).",
+            {"min_size": 3, "max_size": 9, "question_types": ("moves", "choice"), "max_turns": 10},
+        ),
+        EnvEntry(
+            "mmsearch_gym/MazeGrid-v0",
+            "mmsearch_gym.envs.maze_grid:MazeGridEnv",
+            "The same mazes with Discrete(4) moves and image observations, for Stable-Baselines3 baselines.",
+            {"size": 5},
+        ),
+    ]
+}
+
+
+def register_all() -> list[str]:
+    """Register every env with gymnasium (idempotent); return the ids."""
+    import gymnasium as gym
+
+    for entry in ENVS.values():
+        if entry.id not in gym.registry:
+            gym.register(id=entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs))
+    return list(ENVS)

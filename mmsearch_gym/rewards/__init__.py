@@ -1,0 +1,1 @@
+"""Rewards: answer checking, format rewards and judges."""
