@@ -1,0 +1,91 @@
+"""``fatal_grpo``: fatal-failure masking and one-sided clamping (OpenSearch-VL, arXiv 2605.05185).
+
+A trajectory is *flagged* when ``fatal_turn`` f >= 0: either its first run of K=3
+consecutive step errors starts at turn f, or it ended without an answer (f = number of
+turns, so all of its tokens stay). Then:
+
+1. f = 0: the reward is set to 0 and the sample is dropped (every turn >= 0 is masked).
+2. Advantages are computed over the whole group, flagged members included
+   (RLOO by default, as in the released script; ``estimator="grpo"`` for GRPO).
+3. One-sided clamp for flagged members: ``A = max(A, 0)``, so a broken trajectory can be
+   pulled up by its good prefix but never pushes the policy away from it; at worst its
+   gradient is zero.
+4. Mask: every assistant token of a flagged trajectory with turn index >= f is out of the
+   loss (its tool errors are the env's fault as much as the policy's, and the tokens after
+   the cascade are noise).
+
+r_fmt and r_query of a flagged trajectory are computed on turns < f by the env; this file
+takes the env's reward (or ``reward_key``) as given.
+
+Defaults of the release: kl_coef 0.001, clip_high 0.28, ``seq-mean-token-sum``.
+*Unknown* in the release: whether a dropped f = 0 sample still counts in its group's
+baseline. Default (``drop_from_group=False``): it stays in with reward 0, as "reward 0 and
+dropped" reads; ``drop_from_group=True`` takes it out of the group statistics too.
+``clamp_fatal`` and ``mask_fatal`` switch the two mechanisms off for the paper's ablations
+(with ``mask_fatal=False`` every response token stays, f = 0 samples included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from algos import core
+from algos.base import Algorithm, GroupNormConfig
+from algos.batch import EpisodeBatch
+from algos.registry import register
+
+ESTIMATORS = ("rloo", "grpo")
+
+
+@dataclass(kw_only=True)
+class FatalGRPOConfig(GroupNormConfig):
+    """``estimator``: rloo | grpo (``scale_rewards``/``eps`` apply to grpo only)."""
+
+    estimator: str = "rloo"
+    clip_high: float = 0.28
+    kl_coef: float = 0.001
+    loss_agg_mode: str = "seq-mean-token-sum"
+    clamp_fatal: bool = True
+    mask_fatal: bool = True
+    drop_from_group: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+
+
+@register("fatal_grpo")
+class FatalGRPO(Algorithm):
+    config_cls = FatalGRPOConfig
+
+    def shape_rewards(self, batch: EpisodeBatch, *, step: int = 0) -> Tensor:
+        rewards = self.base_rewards(batch)
+        return torch.where(batch.fatal_turn == 0, torch.zeros_like(rewards), rewards)
+
+    def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
+        cfg = self.config
+        group_ids = batch.group_ids
+        dropped = batch.fatal_turn == 0
+        if cfg.drop_from_group and bool(dropped.any()):
+            # A fresh id per dropped sample makes it a group of one: no part in any
+            # baseline, advantage 0.
+            fresh = group_ids.max() + 1 + torch.arange(batch.batch_size, device=group_ids.device)
+            group_ids = torch.where(dropped, fresh, group_ids)
+        if cfg.estimator == "rloo":
+            adv = core.rloo_advantages(rewards, group_ids)
+        else:
+            adv = core.grpo_advantages(rewards, group_ids, cfg.scale_rewards, cfg.eps)
+        if cfg.clamp_fatal:
+            adv = torch.where(batch.fatal_turn >= 0, adv.clamp(min=0), adv)
+        return adv
+
+    def loss_mask(self, batch: EpisodeBatch, rewards: Tensor) -> Tensor:
+        mask = batch.response_mask
+        if self.config.mask_fatal:
+            flagged = (batch.fatal_turn >= 0)[:, None]
+            mask = mask & ~(flagged & (batch.turn_index >= batch.fatal_turn[:, None]))
+        return mask
