@@ -99,7 +99,7 @@ def test_vilasr_action_line_with_fenced_json_list():
     [
         ("Action: Teleporter\n[]", "Unknown action"),
         ("Action: Path Tracer\n[]\nAction: Path Tracer\n[]", "exactly one"),
-        ("Action: Path Tracer\nnot json", "invalid"),
+        ("Action: Path Tracer\nnot json", "not valid JSON"),
         ("Action: Path Tracer\n[]\n<answer>A</answer>", "not both"),
         ('Action: Path Tracer\n{"image": "img_1"}', "list of items"),
     ],

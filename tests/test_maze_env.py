@@ -51,7 +51,7 @@ def test_reset_gives_prompt_image_tools_and_messages():
     assert [m["role"] for m in info["messages"]] == ["system", "user"]
     assert info["messages"][1]["images"] == ["img_1"]
     assert "path_tracer" in info["messages"][0]["content"]
-    assert info["turn"] == 0 and info["step_error"] is None and info["fatal_turn"] is None
+    assert info["turn"] == 0 and info["step_error"] is None and info["fatal_turn"] == -1
 
 
 def test_draw_step_returns_new_image_and_tool_response():

@@ -201,7 +201,7 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         if parsed.kind == "answer":
             self._answer = parsed.answer
             return "Answer received."
-        rec.tool, rec.arguments = parsed.tool, parsed.arguments
+        rec.tool, rec.arguments = parsed.tool, _recordable(parsed.arguments)
         if self._turn == self.max_turns - 1:
             return self._fail(rec, StepError.TOOL_DISABLED, "Tools are not allowed on the last turn; give your answer.")
         tool = self.tools.get(parsed.tool or "")
@@ -241,7 +241,7 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
             "error_message": self._last_error_message,
             "consecutive_errors": self._fatal.consecutive,
             "fatal": self._is_fatal,
-            "fatal_turn": self._fatal_turn,
+            "fatal_turn": -1 if self._fatal_turn is None else self._fatal_turn,  # an int always: vector envs batch it
             "termination_reason": self._termination,
             "answer": self._answer,
             "reward_components": dict(self._score_result.components) if self._score_result else {},
@@ -306,6 +306,14 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
                 f"{self._record.reward_components}; fatal={self._is_fatal} fatal_turn={self._fatal_turn}"
             )
         return "\n".join(lines)
+
+
+def _recordable(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the record keeps them: a JSON-safe copy, or a note when they cannot be kept."""
+    try:
+        return json.loads(json.dumps(arguments))
+    except (ValueError, RecursionError):
+        return {"_unrecorded": "arguments too deeply nested or too large to record"}
 
 
 def _json(obj: Any) -> str:

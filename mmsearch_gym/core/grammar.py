@@ -37,7 +37,15 @@ class ParsedAction:
 
 
 class ParseError(Exception):
-    """The turn did not parse; ``str(err)`` is the message shown to the agent."""
+    """The turn did not parse; ``str(err)`` is the message shown to the agent.
+
+    ``matched`` says the grammar recognised its own markers (a tag, an ``Action:`` line), so
+    that :class:`ChainGrammar` reports the error of the grammar the agent was trying to use.
+    """
+
+    def __init__(self, message: str, matched: bool = True):
+        super().__init__(message)
+        self.matched = matched
 
 
 class Grammar(Protocol):
@@ -56,17 +64,17 @@ _TAG = re.compile(r"<(/?)(think|tool_call|answer)>", re.IGNORECASE)
 def check_text(text: object, max_chars: int, min_compress_ratio: float) -> str:
     """Common guards: type, length and degenerate repetition (a model stuck in a loop)."""
     if not isinstance(text, str):
-        raise ParseError(f"An action must be a string, got {type(text).__name__}.")
+        raise ParseError(f"An action must be a string, got {type(text).__name__}.", matched=False)
     if not text.strip():
         raise ParseError(
-            "Empty turn. Write <think>…</think> then one <tool_call>{…}</tool_call> or <answer>…</answer>."
+            "Empty turn. Write <think>…</think> then one <tool_call>{…}</tool_call> or <answer>…</answer>.", matched=False
         )
     if len(text) > max_chars:
-        raise ParseError(f"Turn too long ({len(text)} characters, limit {max_chars}). Be concise.")
+        raise ParseError(f"Turn too long ({len(text)} characters, limit {max_chars}). Be concise.", matched=False)
     if len(text) >= 512:
         raw = text.encode("utf-8", "surrogatepass")
         if len(zlib.compress(raw)) / len(raw) < min_compress_ratio:
-            raise ParseError("Degenerate repetition detected in the turn. Do not repeat text; act once.")
+            raise ParseError("Degenerate repetition detected in the turn. Do not repeat text; act once.", matched=False)
     return text
 
 
@@ -118,7 +126,8 @@ class DefaultGrammar:
         if not actions:
             raise ParseError(
                 "No action found. End your turn with one <tool_call>{\"name\": …, \"arguments\": {…}}</tool_call> "
-                "or one <answer>…</answer>."
+                "or one <answer>…</answer>.",
+                matched=False,
             )
         if len(actions) > 1:
             kinds = {a[0] for a in actions}
@@ -149,19 +158,24 @@ class DefaultGrammar:
         )
 
 
+def _loads(text: str, hint: str, what: str) -> Any:
+    """``json.loads`` whose every failure (bad syntax, absurd nesting, 5000-digit numbers) is a ParseError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ParseError(f"{what} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}). {hint}") from None
+    except (ValueError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise ParseError(f"{what} could not be read as JSON ({reason}). {hint}") from None
+
+
 def parse_tool_json(inner: str) -> tuple[str, dict[str, Any]]:
     """Parse the body of a ``<tool_call>``: ``{"name": str, "arguments": {…}}``."""
     body = inner.strip()
     fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, re.DOTALL)
     if fence:
         body = fence.group(1)
-    try:
-        obj = json.loads(body)
-    except json.JSONDecodeError as err:
-        raise ParseError(
-            f"The tool call is not valid JSON ({err.msg} at line {err.lineno} column {err.colno}). "
-            'Write {"name": TOOL, "arguments": {…}} with double-quoted keys.'
-        ) from None
+    obj = _loads(body, 'Write {"name": TOOL, "arguments": {…}} with double-quoted keys.', "The tool call")
     if not isinstance(obj, dict):
         raise ParseError('The tool call must be a JSON object {"name": TOOL, "arguments": {…}}.')
     name = obj.get("name")
@@ -169,10 +183,7 @@ def parse_tool_json(inner: str) -> tuple[str, dict[str, Any]]:
         raise ParseError('The tool call has no "name" string.')
     arguments = obj.get("arguments", {})
     if isinstance(arguments, str):  # some chat templates emit arguments as a JSON string
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            raise ParseError('"arguments" must be a JSON object.') from None
+        arguments = _loads(arguments, '"arguments" must be a JSON object.', '"arguments"')
     if not isinstance(arguments, dict):
         raise ParseError(f'"arguments" must be a JSON object, got {type(arguments).__name__}.')
     unknown = set(obj) - {"name", "arguments"}
@@ -214,7 +225,7 @@ class VilasrGrammar:
         text = check_text(text, self.max_chars, self.min_compress_ratio)
         hits = list(re.finditer(r"^\s*Action\s*:\s*([A-Za-z _-]+?)\s*$", text, re.MULTILINE))
         if not hits:
-            raise ParseError("No 'Action: NAME' line found.")
+            raise ParseError("No 'Action: NAME' line found.", matched=False)
         if len(hits) > 1:
             raise ParseError(f"Found {len(hits)} 'Action:' lines; take exactly one action per turn.")
         if re.search(r"<answer>", text, re.IGNORECASE):
@@ -227,16 +238,13 @@ class VilasrGrammar:
         body = text[hits[0].end() :].strip()
         fence = re.match(r"```(?:json)?\s*(.*?)\s*```", body, re.DOTALL)
         body = fence.group(1) if fence else body
-        try:
-            obj = json.loads(body)
-        except json.JSONDecodeError as err:
-            raise ParseError(f"The action's JSON is invalid ({err.msg} at line {err.lineno} column {err.colno}).") from None
+        obj = _loads(body, "Write the JSON list of items.", "The action's JSON")
         if isinstance(obj, list):
             arguments: dict[str, Any] = {list_arg: obj}
         elif isinstance(obj, dict) and "items" in obj:
             arguments = {k: v for k, v in obj.items() if k != "items"} | {list_arg: obj["items"]}
         else:
-            raise ParseError(f"The action's JSON must be a list of items or an object with 'items'.")
+            raise ParseError("The action's JSON must be a list of items or an object with 'items'.")
         think_m = re.search(r"<think>(.*?)</think>", text[: hits[0].start()], re.DOTALL | re.IGNORECASE)
         return ParsedAction(
             "tool_call",
@@ -250,7 +258,7 @@ class VilasrGrammar:
 
 @dataclass
 class ChainGrammar:
-    """Try grammars in order; the first that parses wins, else the first grammar's error."""
+    """Try grammars in order; the first that parses wins, else the error of the first grammar that recognised the turn."""
 
     grammars: list[Grammar]
 
@@ -262,11 +270,10 @@ class ChainGrammar:
         return " ".join(g.describe() for g in self.grammars)
 
     def parse(self, text: str) -> ParsedAction:
-        first: ParseError | None = None
+        errors: list[ParseError] = []
         for grammar in self.grammars:
             try:
                 return grammar.parse(text)
             except ParseError as err:
-                first = first or err
-        assert first is not None
-        raise first
+                errors.append(err)
+        raise next((e for e in errors if e.matched), errors[0])

@@ -7,7 +7,7 @@ JSON; the images live in the env's :class:`~mmsearch_gym.core.images.ImageStore`
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ class EpisodeRecord:
         return [t.step_error is not None for t in self.turns]
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["turns"] = [{f.name: getattr(t, f.name) for f in fields(t)} for t in self.turns]
         out["n_tool_calls"] = self.n_tool_calls
         out["n_valid_tool_calls"] = self.n_valid_tool_calls
         return out
@@ -79,6 +80,10 @@ class EpisodeRecord:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: str | Path) -> None:
-        """Append this record as one JSON line to ``path``."""
-        with open(path, "a", encoding="utf-8") as fh:
+        """Append this record as one JSON line to ``path``.
+
+        A lone surrogate (not encodable as UTF-8) is written as its JSON escape ``\\udXXX``,
+        so the line stays valid JSON and reads back to the same string.
+        """
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(self.to_json() + "\n")

@@ -13,7 +13,7 @@ from ..core.grammar import ChainGrammar, DefaultGrammar, VilasrGrammar
 from ..core.tool import ToolContext
 from ..rewards.vilasr import format_reward, mean_relative_accuracy, overall_reward, parse_choice, parse_number
 from ..tasks.maze import MOVE_NAMES, MOVES, Geometry, Maze, format_moves, generate_maze, make_choices, parse_moves, render_maze, render_text
-from ..tools.draw import ObjectMapperTool, PathTracerTool
+from ..tools.draw import ObjectMapperTool, PathTracerTool, _num
 
 QUESTION_TYPES = ("moves", "choice", "count")
 SIZE_RANGE = (2, 25)
@@ -108,16 +108,16 @@ class MazeEnv(ToolEnv):
         if self.min_size > self.max_size:
             raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
         self.size = size
-        if isinstance(question_types, str):
-            question_types = (question_types,)
-        question_types = tuple(question_types)
-        if not question_types or any(q not in QUESTION_TYPES for q in question_types):
+        given = (question_types,) if isinstance(question_types, str) else question_types
+        if not isinstance(given, (list, tuple)) or not given or any(q not in QUESTION_TYPES for q in given):
             raise ValueError(f"question_types must be a non-empty subset of {QUESTION_TYPES}, got {question_types!r}")
-        self.question_types = question_types
+        self.question_types = tuple(given)
         self.n_choices = _check_int("n_choices", n_choices, 2, 6)
         self.geometry = Geometry(cell_px=_check_int("cell_px", cell_px, 16, 128), margin=cell_px // 2)
-        self.text_maze = bool(text_maze)
-        if snap_radius is not None and not (isinstance(snap_radius, (int, float)) and 0 < snap_radius <= 1):
+        if not isinstance(text_maze, bool):
+            raise ValueError(f"text_maze must be True or False, got {text_maze!r}")
+        self.text_maze = text_maze
+        if snap_radius is not None and (isinstance(snap_radius, bool) or not (isinstance(snap_radius, (int, float)) and 0 < snap_radius <= 1)):
             raise ValueError(f"snap_radius must be a number in (0, 1] (cells) or None, got {snap_radius!r}")
         self.snap_radius = snap_radius
         tools = [PathTracerTool(point_check=self._check_point if snap_radius else None), ObjectMapperTool()]
@@ -177,7 +177,7 @@ class MazeEnv(ToolEnv):
             return None
         g = self.geometry
         return (
-            f"[{x:g}, {y:g}] is not within {self.snap_radius:g} cell of a cell centre; centres are at "
+            f"[{_num(x)}, {_num(y)}] is not within {self.snap_radius:g} cell of a cell centre; centres are at "
             f"x = {g.margin + g.cell_px // 2} + {g.cell_px}·c, y = {g.margin + g.cell_px // 2} + {g.cell_px}·r "
             f"for 0 ≤ r, c < {self.maze.rows}."
         )

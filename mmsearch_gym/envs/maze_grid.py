@@ -66,7 +66,7 @@ class MazeGridEnv(gym.Env[np.ndarray, np.int64]):
         self.geometry = Geometry(cell_px=cell_px, margin=cell_px // 2)
         self.max_steps = _check_int("max_steps", max_steps if max_steps is not None else 4 * size * size, 1)
         for name, value in (("goal_reward", goal_reward), ("step_penalty", step_penalty), ("bump_penalty", bump_penalty)):
-            if not isinstance(value, (int, float)) or not np.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         self.goal_reward, self.step_penalty, self.bump_penalty = float(goal_reward), float(step_penalty), float(bump_penalty)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -72,6 +72,12 @@ def _point(name: str) -> dict[str, Any]:
     }
 
 
+def _num(v: float) -> str:
+    """A coordinate for an error message; safe for 400-digit integers (``:g`` would overflow)."""
+    text = f"{v:g}" if isinstance(v, float) else str(v)
+    return text if len(text) <= 16 else text[:12] + "…"
+
+
 PointCheck = Callable[[float, float, ToolContext], str | None]
 
 
@@ -79,6 +85,7 @@ class _DrawTool(Tool):
     image_args = ("image",)
     list_arg: str
     noun: str
+    noun_one: str
 
     def __init__(self, point_check: PointCheck | None = None, max_items: int = 64):
         self.point_check = point_check
@@ -105,17 +112,14 @@ class _DrawTool(Tool):
                 if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
                     raise ToolError(
                         StepError.BAD_ARGUMENTS,
-                        f"{self.name}: {self.list_arg}[{i}].{key} = [{x:g}, {y:g}] is outside {image_id} "
+                        f"{self.name}: {self.list_arg}[{i}].{key} = [{_num(x)}, {_num(y)}] is outside {image_id} "
                         f"({w}×{h}); use 0 ≤ x ≤ {w - 1}, 0 ≤ y ≤ {h - 1}.",
                     )
                 if self.point_check and (msg := self.point_check(x, y, ctx)):
                     raise ToolError(StepError.BAD_ARGUMENTS, f"{self.name}: {self.list_arg}[{i}].{key}: {msg}")
         new_id = ctx.images.add(self._draw(image, items), source=f"{self.name}({image_id})")
         n = len(items)
-        return ToolResult(
-            f"Drew {n} {self.noun if n != 1 else self.noun[:-1]} on {image_id}; the result is {new_id} ({w}×{h}).",
-            [new_id],
-        )
+        return ToolResult(f"Drew {n} {self.noun if n != 1 else self.noun_one} on {image_id}; the result is {new_id} ({w}×{h}).", [new_id])
 
 
 @register_tool
@@ -126,7 +130,7 @@ class PathTracerTool(_DrawTool):
     description = (
         "Draw line segments on an image (black lines, red start dot, blue end dot) and get the drawn image back."
     )
-    list_arg, noun = "paths", "paths"
+    list_arg, noun, noun_one = "paths", "paths", "path"
     parameters = {
         "type": "object",
         "properties": {
@@ -162,7 +166,7 @@ class ObjectMapperTool(_DrawTool):
 
     name = "object_mapper"
     description = "Draw labelled bounding boxes [x1, y1, x2, y2] on an image and get the drawn image back."
-    list_arg, noun = "objects", "boxes"
+    list_arg, noun, noun_one = "objects", "boxes", "box"
     parameters = {
         "type": "object",
         "properties": {
