@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections import Counter
@@ -132,10 +133,16 @@ def _cmd_play(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# Modules adding their own subcommands: each has ``register(subparsers)`` that adds parsers
+# with ``set_defaults(func=handler)``, ``handler(args, console) -> int``; they import their
+# heavy dependencies (torch, tantivy …) inside the handler so that ``list`` stays fast.
+COMMAND_MODULES: list[str] = []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmsearch-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the registered environments")
+    sub.add_parser("list", help="list the registered environments").set_defaults(func=_cmd_list)
     p = sub.add_parser("play", help="play scripted policies on an env and print a summary table")
     p.add_argument("env_id")
     p.add_argument("--policy", action="append", choices=sorted(POLICIES), help="repeat to compare policies")
@@ -144,11 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--show", action="store_true", help="print every transcript")
     p.add_argument("--out", help="append episode records to this JSONL file")
     p.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE", help="env kwarg (JSON value), repeatable")
+    p.set_defaults(func=_cmd_play)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
     console = Console()
     import mmsearch_gym  # noqa: F401  (registers the envs)
 
-    return {"list": _cmd_list, "play": _cmd_play}[args.command](args, console)
+    return int(args.func(args, console))
 
 
 if __name__ == "__main__":
