@@ -35,6 +35,10 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py
+	$(BIN)/python benchmarks/vision_tools.py --quick
+	$(BIN)/python benchmarks/search.py --quick
+	$(BIN)/python benchmarks/algos.py --quick
+	$(BIN)/python benchmarks/kernels.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

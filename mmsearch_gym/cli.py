@@ -136,7 +136,7 @@ def _cmd_play(args: argparse.Namespace, console: Console) -> int:
 # Modules adding their own subcommands: each has ``register(subparsers)`` that adds parsers
 # with ``set_defaults(func=handler)``, ``handler(args, console) -> int``; they import their
 # heavy dependencies (torch, tantivy …) inside the handler so that ``list`` stays fast.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
