@@ -136,7 +136,18 @@ def _cmd_play(args: argparse.Namespace, console: Console) -> int:
 # Modules adding their own subcommands: each has ``register(subparsers)`` that adds parsers
 # with ``set_defaults(func=handler)``, ``handler(args, console) -> int``; they import their
 # heavy dependencies (torch, tantivy …) inside the handler so that ``list`` stays fast.
-COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli"]
+COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli", "algos.cli"]
+# Which module owns which subcommand, so that one command imports only its own module
+# (``list`` and ``play`` never import torch).
+COMMAND_OWNERS: dict[str, str] = {"world": "mmsearch_gym.world.cli", "serve": "mmsearch_gym.world.cli", "train": "algos.cli"}
+
+
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in ("list", "play"):
+        return []
+    owner = COMMAND_OWNERS.get(first or "")
+    return [owner] if owner in COMMAND_MODULES else list(COMMAND_MODULES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", help="append episode records to this JSONL file")
     p.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE", help="env kwarg (JSON value), repeatable")
     p.set_defaults(func=_cmd_play)
-    for module in COMMAND_MODULES:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for module in _modules_for(argv):
         importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
     console = Console()

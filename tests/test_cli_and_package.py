@@ -69,3 +69,9 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "mmsearch-gym"
     out = subprocess.run([str(script), "list"], capture_output=True, text=True)
     assert out.returncode == 0 and "mmsearch_gym/Maze-v0" in out.stdout
+
+
+def test_list_and_play_do_not_import_torch():
+    code = "import sys; from mmsearch_gym.cli import main; main(['list']); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

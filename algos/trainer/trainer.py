@@ -1,0 +1,313 @@
+"""``Trainer``: SFT warm start on teacher trajectories, then RL with any registered algorithm.
+
+    cfg = load_config("train.yaml", env="mmsearch_gym/Maze-v0", algo="fatal_grpo", model="runs/tiny")
+    summary = Trainer(cfg).fit()            # fit(resume=True) continues from the last checkpoint
+    summary["evals"]                        # success on held-out tasks: before / after_sft / after_rl
+
+One RL step: roll out ``tasks_per_step`` tasks x ``group_size`` episodes with the policy
+(:mod:`algos.rollout`), score them (reference and old log-probs, the algorithm's
+advantages and loss mask), and take one AdamW step per PPO epoch over micro-batches.
+Everything a step draws from (model, optimizer, scheduler, RNG states, step counters, the
+next task and SFT sample) is in the checkpoint, so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+import algos
+from algos.rollout import HFPolicy, RolloutEngine, SamplingParams, ScriptedTextPolicy, load_pretrained
+from algos.rollout.engine import model_inputs
+from algos.rollout.loading import check_model_dir
+from algos.trainer import checkpoint as ckpt
+from algos.trainer.config import ConfigError, TrainConfig
+from algos.trainer.metrics import MetricsLogger, plot_curves
+from algos.trainer.report import eval_metrics, rollout_metrics
+from algos.trainer.update import batch_logprobs, rl_step, sft_step
+
+Callback = Callable[["Trainer", dict[str, Any]], None]
+RL_SEEDS, SFT_SEEDS = 0, 5_000_000
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise :class:`ConfigError` unless ``env_id`` is registered with gymnasium."""
+    import mmsearch_gym  # noqa: F401  (registers the envs)
+
+    if env_id not in gym.registry:
+        ours = sorted(k for k in gym.registry if k.startswith("mmsearch_gym/"))
+        raise ConfigError(f"unknown env {env_id!r}; registered mmsearch-gym envs: {', '.join(ours)}")
+
+
+class Trainer:
+    """Runs one training job described by a :class:`TrainConfig`.
+
+    Args:
+        callbacks: called as ``cb(trainer, metrics)`` after every optimizer step (after its checkpoint).
+        console: a ``rich`` console for progress bars and messages.
+        algorithm: an :class:`algos.Algorithm` instance to use instead of ``algos.make(config.algo,
+            **config.algo_options)`` (e.g. a variant not in the registry).
+    """
+
+    def __init__(self, config: TrainConfig, callbacks: Sequence[Callback] = (), console: Any = None, algorithm: Any = None):
+        self.cfg = cfg = config
+        if not cfg.env or not cfg.model:
+            raise ConfigError("env and model are required (--env ID --model PATH)")
+        check_env_id(cfg.env)
+        self.algo = algorithm if algorithm is not None else algos.make(cfg.algo, **cfg.algo_options)
+        kl = getattr(self.algo.config, "kl_coef", 0.0)
+        if kl > 0 and cfg.ref_model is None:
+            raise ConfigError(f"{cfg.algo} has kl_coef={kl} > 0 and needs a reference model: set ref_model "
+                              "(init or a path) or algo_options.kl_coef: 0")
+        check_model_dir(cfg.model)
+        self.callbacks, self.console = list(callbacks), console
+        self.device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                                   "cpu" if cfg.device == "auto" else cfg.device)
+        bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
+        self.amp = torch.bfloat16 if bf16 else None
+        loaded = load_pretrained(cfg.model, device=str(self.device))
+        self.model, self.tokenizer, self.processor = loaded.model, loaded.tokenizer, loaded.processor
+        self.model.train()
+        self.policy = HFPolicy(self.model, self.tokenizer, self.processor, autocast_dtype=self.amp)
+        self.chat = self.policy.chat_format()
+        r = cfg.rollout
+        self.sampling = SamplingParams(r.max_new_tokens, r.temperature, r.top_p, r.top_k)
+        self.engine = RolloutEngine(self.policy, self.sampling, max_episode_tokens=r.max_episode_tokens)
+        self.envs = self._make_envs(r.tasks_per_step * r.group_size, r.vector_env)
+        self.out = Path(cfg.out_dir)
+        self.ckpt_dir = self.out / "checkpoints"
+        self.state: dict[str, Any] = {"phase": "sft" if cfg.sft.steps else "rl", "step": 0, "sft_step": 0, "rl_step": 0,
+                                      "sft_cursor": 0, "task_cursor": 0, "evals": {}, "optimizer_phase": None}
+        self.ref_model: Any = None
+        self.optimizer: Any = None
+        self.scheduler: Any = None
+        self._sft_data: list[Any] | None = None
+        self._eval_envs: list[gym.Env] | None = None
+
+    # ---- the job ----------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train (or continue with ``resume``); return ``{"evals", "step", "out_dir"}``."""
+        latest = ckpt.latest_checkpoint(self.ckpt_dir)
+        if latest is not None and not resume:
+            raise ConfigError(f"{str(self.out)!r} already holds checkpoints; resume (--resume) or choose another out_dir")
+        self.out.mkdir(parents=True, exist_ok=True)
+        payload = self._resume(latest) if resume and latest is not None else None
+        if payload is None:
+            ckpt.seed_everything(self.cfg.seed)
+        self.logger = MetricsLogger(self.out, self.cfg.logging.tensorboard, self.state["step"] if payload else None)
+        try:
+            if payload is None and self.cfg.eval.before:
+                self.evaluate("before")
+            if self.state["phase"] == "sft":
+                self._run_sft(payload)
+                payload = None
+            if self.state["phase"] == "rl":
+                self._run_rl(payload)
+            self._finish()
+        finally:
+            self.logger.close()
+        return {"evals": dict(self.state["evals"]), "step": self.state["step"], "out_dir": str(self.out)}
+
+    def _run_sft(self, payload: dict[str, Any] | None) -> None:
+        cfg = self.cfg
+        self._new_optimizer("sft", cfg.sft.lr, payload)
+        data = self.sft_data()
+        with self._progress("SFT", cfg.sft.steps, self.state["sft_step"]) as advance:
+            while self.state["sft_step"] < cfg.sft.steps:
+                rows = self._next_sft_rows(len(data))
+                eps = [data[i] for i in rows]
+                response = torch.zeros((len(eps), max(len(e) for e in eps)), dtype=torch.bool)
+                for k, e in enumerate(eps):
+                    response[k, : len(e)] = torch.tensor(e.response_mask)
+                self.optimizer.zero_grad(set_to_none=True)
+                metrics = sft_step(self.model, functools.partial(self._sft_inputs, eps), response.to(self.device),
+                                   cfg.optim.micro_batch_size, self.amp)
+                metrics.update(self._optimizer_step())
+                self.state["sft_step"] += 1
+                self._after_step("sft", metrics)
+                advance(f"loss {metrics['loss']:.3f}")
+        self.evaluate("after_sft")
+        self.state["phase"] = "rl"
+        self._save()
+
+    def _run_rl(self, payload: dict[str, Any] | None) -> None:
+        cfg = self.cfg
+        self._setup_ref()
+        self._new_optimizer("rl", cfg.rl.lr, payload)
+        with self._progress("RL", cfg.rl.steps, self.state["rl_step"]) as advance:
+            while self.state["rl_step"] < cfg.rl.steps:
+                metrics = self.rl_step()
+                self.state["rl_step"] += 1
+                if cfg.eval.every and self.state["rl_step"] % cfg.eval.every == 0 and self.state["rl_step"] < cfg.rl.steps:
+                    self.evaluate(f"rl_{self.state['rl_step']}")
+                self._after_step("rl", metrics)
+                advance(f"reward {metrics['reward_mean']:.3f} success {metrics['success_rate']:.2f}")
+        self.evaluate("after_rl")
+        self.state["phase"] = "done"
+        self._save()
+
+    def rl_step(self) -> dict[str, Any]:
+        """One RL step (rollout, scoring, update); returns its metrics."""
+        cfg, t0 = self.cfg, time.perf_counter()
+        k = self.state["task_cursor"]
+        seeds = [cfg.seed * 10**7 + RL_SEEDS + k + i for i in range(cfg.rollout.tasks_per_step)]
+        result = self.engine.rollout(self.envs, seeds, cfg.rollout.group_size)
+        self.state["task_cursor"] = k + cfg.rollout.tasks_per_step
+        t1 = time.perf_counter()
+        batch = result.batch.to(self.device)
+        T, mb, temp = batch.seq_len, cfg.optim.micro_batch_size, max(cfg.rollout.temperature, 1e-6)
+
+        def inputs(rows: list[int]) -> dict[str, Any]:
+            return result.model_inputs(rows, self.device, width=max(len(result.tokens[r]) for r in rows))
+
+        extra = {}
+        if self.ref_model is not None:
+            extra["ref_logp"] = batch_logprobs(self.ref_model, inputs, batch.batch_size, mb, temp, self.amp, T)
+        if cfg.rl.ppo_epochs > 1:
+            extra["old_logp"] = batch_logprobs(self.model, inputs, batch.batch_size, mb, temp, self.amp, T)
+        batch = dataclasses.replace(batch, **extra) if extra else batch
+        advantages, loss_mask = self.algo.compute_advantages(batch, step=self.state["rl_step"])
+        t2 = time.perf_counter()
+        for _ in range(cfg.rl.ppo_epochs):
+            self.optimizer.zero_grad(set_to_none=True)
+            losses = rl_step(self.model, self.algo, batch, inputs, advantages, loss_mask, mb, temp, self.amp)
+            losses.update(self._optimizer_step())
+        t3 = time.perf_counter()
+        metrics = rollout_metrics(result)
+        metrics.update(losses)
+        metrics["adv_abs_mean"] = float(advantages[loss_mask].abs().mean()) if bool(loss_mask.any()) else 0.0
+        tok = result.timings.get("tokenize", 0.0)
+        metrics.update({"time_generation": result.timings.get("generation", 0.0),
+                        "time_env": result.timings.get("env", 0.0) + tok, "time_scoring": t2 - t1,
+                        "time_update": t3 - t2, "time_step": t3 - t0})
+        return metrics
+
+    # ---- evaluation --------------------------------------------------------------------------
+    def evaluate(self, tag: str) -> dict[str, Any]:
+        """Success rate etc. on ``eval.episodes`` held-out tasks; logged and kept in ``state["evals"]``."""
+        cfg = self.cfg.eval
+        if cfg.episodes == 0:
+            return {}
+        if self._eval_envs is None:
+            self._eval_envs = [gym.make(self.cfg.env, **self.cfg.env_kwargs) for _ in range(cfg.episodes)]
+        sampling = dataclasses.replace(self.sampling, temperature=cfg.temperature)
+        result = self.engine.rollout(self._eval_envs, [cfg.seed + i for i in range(cfg.episodes)], 1, sampling=sampling)
+        metrics = eval_metrics(result)
+        self.state["evals"][tag] = metrics
+        self.logger.log(self.state["step"], "eval", {"tag": tag, **metrics})
+        self._say(f"eval [{tag}] success {metrics['success_rate']:.3f}, reward {metrics['reward_mean']:.3f}")
+        return metrics
+
+    def sft_data(self) -> list[Any]:
+        """Teacher trajectories, tokenised teacher-forced (deterministic: re-collected on resume)."""
+        if self._sft_data is None:
+            cfg = self.cfg
+            teacher = RolloutEngine(ScriptedTextPolicy(cfg.sft.teacher, seed=cfg.seed), self.sampling, chat=self.chat,
+                                    max_episode_tokens=cfg.rollout.max_episode_tokens)
+            data, n = [], len(self.envs)
+            seeds = [cfg.seed * 10**7 + SFT_SEEDS + i for i in range(cfg.sft.episodes)]
+            for start in range(0, len(seeds), n):
+                chunk = seeds[start : start + n]
+                result = teacher.rollout(self.envs[: len(chunk)], chunk, 1)
+                data += [t for t, r in zip(result.tokens or [], result.records) if r.success or not cfg.sft.successful_only]
+            if not data:
+                raise RuntimeError(f"no usable {cfg.sft.teacher} trajectories for SFT (all failed; raise rollout.max_new_tokens?)")
+            self._sft_data = data
+        return self._sft_data
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _make_envs(self, n: int, vector: str) -> Any:
+        fns = [functools.partial(gym.make, self.cfg.env, **self.cfg.env_kwargs) for _ in range(n)]
+        if vector == "sync":
+            return gym.vector.SyncVectorEnv(fns)
+        if vector == "async":
+            return gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+        return [f() for f in fns]
+
+    def _sft_inputs(self, episodes: list[Any], rows: list[int]) -> dict[str, Any]:
+        return model_inputs([episodes[i] for i in rows], self.engine.pad_id, self.device)
+
+    def _next_sft_rows(self, n: int) -> list[int]:
+        rows = []
+        for _ in range(self.cfg.sft.batch_size):
+            c = self.state["sft_cursor"]
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 1000 + c // n))
+            rows.append(int(perm[c % n]))
+            self.state["sft_cursor"] = c + 1
+        return rows
+
+    def _setup_ref(self) -> None:
+        ref = self.cfg.ref_model
+        if ref is None or getattr(self.algo.config, "kl_coef", 0.0) == 0:
+            return
+        path = self.out / "ref_model.pt"
+        if ref == "init":
+            self.ref_model = copy.deepcopy(self.model)
+            if self.state["rl_step"] == 0 or not path.exists():
+                torch.save(self.ref_model.state_dict(), path)
+            else:  # resumed mid-RL: the policy has moved on, the reference has not
+                self.ref_model.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        else:
+            self.ref_model = load_pretrained(ref, device=str(self.device)).model
+        self.ref_model.eval().requires_grad_(False)
+
+    def _new_optimizer(self, phase: str, lr: float, payload: dict[str, Any] | None) -> None:
+        o = self.cfg.optim
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        warm = o.warmup_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+        if payload is not None and self.state.get("optimizer_phase") == phase:
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+        self.state["optimizer_phase"] = phase
+
+    def _optimizer_step(self) -> dict[str, float]:
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.max_grad_norm)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"grad_norm": float(norm), "lr": lr}
+
+    def _after_step(self, phase: str, metrics: dict[str, Any]) -> None:
+        self.state["step"] += 1
+        self.logger.log(self.state["step"], phase, metrics)
+        if self.state["step"] % self.cfg.checkpoint.every == 0:
+            self._save()
+        for cb in self.callbacks:
+            cb(self, metrics)
+
+    def _save(self) -> None:
+        ckpt.save_checkpoint(self.ckpt_dir, self.state["step"], self.model, self.optimizer, self.scheduler,
+                             {**self.state, "config": self.cfg.to_dict()}, keep=self.cfg.checkpoint.keep)
+
+    def _resume(self, path: Path) -> dict[str, Any]:
+        state, payload = ckpt.load_checkpoint(path, self.model)
+        state.pop("config", None)
+        self.state.update(state)
+        ckpt.set_rng_state(payload["rng"])
+        self._say(f"resumed from {path} (step {self.state['step']}, phase {self.state['phase']})")
+        return payload
+
+    def _finish(self) -> None:
+        final = self.out / "final"
+        self.model.save_pretrained(final)
+        (self.processor or self.tokenizer).save_pretrained(final)
+        if self.cfg.logging.plot:
+            plot_curves(self.logger.path, self.out / "curves.png", title=f"{self.cfg.env} · {self.cfg.algo}")
+
+    def _progress(self, label: str, total: int, done: int) -> Any:
+        from algos.trainer.report import progress
+
+        return progress(label, total, done, enabled=self.cfg.logging.progress, console=self.console)
+
+    def _say(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text)
