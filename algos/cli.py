@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", help="local model directory: config.json, weights, tokenizer with a chat template")
     p.add_argument("--config", help="YAML file with TrainConfig's keys (unknown keys are an error)")
     p.add_argument("--out", help="output directory (checkpoints, metrics.jsonl, tensorboard/, curves.png, final/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. rl.lr=1e-4")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. rl.lr=1e-4"
+    )
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the output directory")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=handler)

@@ -182,9 +182,18 @@ def build_text_model(
         model = Qwen2ForCausalLM(config)
     elif arch == "gpt2":
         config = GPT2Config(
-            vocab_size=len(tokenizer), n_positions=max_positions, n_embd=hidden, n_layer=layers, n_head=heads,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+            vocab_size=len(tokenizer),
+            n_positions=max_positions,
+            n_embd=hidden,
+            n_layer=layers,
+            n_head=heads,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=None,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=True,
         )
         model = GPT2LMHeadModel(config)
     else:
@@ -218,12 +227,15 @@ def build_vlm(
     import torch
     from transformers import GenerationConfig, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in (
-        ("image_token_id", "<|image_pad|>"),
-        ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"),
-        ("vision_end_token_id", "<|vision_end|>"),
-    )}
+    ids = {
+        name: tokenizer.convert_tokens_to_ids(tok)
+        for name, tok in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
     head_dim = hidden // heads
     text = _text_kwargs(tokenizer, hidden, layers, heads, 4096)
     # mrope splits head_dim/2 rotary frequencies over (time, height, width)
@@ -234,8 +246,14 @@ def build_vlm(
         "mrope_section": [head_dim // 2 - 2 * third, third, third],
     }
     vision = {
-        "depth": vision_depth, "embed_dim": vision_dim, "hidden_size": hidden, "num_heads": 2, "mlp_ratio": 2,
-        "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+        "depth": vision_depth,
+        "embed_dim": vision_dim,
+        "hidden_size": hidden,
+        "num_heads": 2,
+        "mlp_ratio": 2,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
     }
     config = Qwen2VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **ids)
     torch.manual_seed(seed)
@@ -262,7 +280,9 @@ def save_tiny_model(path: str | Path, kind: str = "text", tokenizer: Any = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m algos.tiny", description="Write a tiny random model to a directory.")
+    parser = argparse.ArgumentParser(
+        prog="python -m algos.tiny", description="Write a tiny random model to a directory."
+    )
     parser.add_argument("path")
     parser.add_argument("--kind", choices=("text", "vlm"), default="text")
     parser.add_argument("--hidden", type=int, default=64)

@@ -1,6 +1,6 @@
 """Train a tiny text model on Maze-v0 on the CPU: SFT on oracle trajectories, then RL with fatal_grpo.
 
-    python examples/train_tiny_maze.py                  # about 10 minutes on 2 CPU cores
+    python examples/train_tiny_maze.py                  # 10-12 minutes on 2 CPU cores
     python examples/train_tiny_maze.py --smoke          # seconds: one step of each phase
 
 Builds a tokenizer and a small Qwen2-style model (hidden 64, 2 layers) locally, nothing
@@ -40,7 +40,7 @@ import gymnasium as gym
 import torch
 
 from algos import tiny
-from algos.trainer import Trainer, TrainConfig, load_config
+from algos.trainer import TrainConfig, Trainer, load_config
 
 ENV = "mmsearch_gym/Maze-v0"
 
@@ -58,8 +58,13 @@ def config(args: argparse.Namespace, out: Path, model: Path) -> dict[str, Any]:
         "env_kwargs": {"size": 2, "text_maze": True, "question_types": ["moves"], "max_turns": 1},
         "algo_options": {"kl_coef": kl, "clamp_fatal": args.clamp},
         "ref_model": "init" if kl > 0 else None,
-        "rollout": {"tasks_per_step": 2 if smoke else 8, "group_size": 2 if smoke else 8, "max_new_tokens": 64,
-                    "max_episode_tokens": 1024, "temperature": 1.0},
+        "rollout": {
+            "tasks_per_step": 2 if smoke else 8,
+            "group_size": 2 if smoke else 8,
+            "max_new_tokens": 64,
+            "max_episode_tokens": 1024,
+            "temperature": 1.0,
+        },
         "sft": {"steps": 1 if smoke else args.sft_steps, "episodes": 8 if smoke else 512, "batch_size": 16, "lr": 3e-3},
         "rl": {"steps": 1 if smoke else args.rl_steps, "lr": 5e-4},
         "optim": {"micro_batch_size": 16, "max_grad_norm": 1.0},
@@ -71,12 +76,10 @@ def config(args: argparse.Namespace, out: Path, model: Path) -> dict[str, Any]:
 
 def seen_in_training(cfg: TrainConfig) -> int:
     """How many eval tasks have a prompt (layout, start, goal) that also occurs among the training tasks."""
-    from algos.trainer.trainer import RL_SEEDS, SFT_SEEDS
+    from algos.trainer.data import rl_seeds, sft_seeds
 
     env = gym.make(ENV, **cfg.env_kwargs)
-    base = cfg.seed * 10**7
-    train = [base + SFT_SEEDS + i for i in range(cfg.sft.episodes)]
-    train += [base + RL_SEEDS + k for k in range(cfg.rl.steps * cfg.rollout.tasks_per_step)]
+    train = sft_seeds(cfg.seed, cfg.sft.episodes) + rl_seeds(cfg.seed, 0, cfg.rl.steps * cfg.rollout.tasks_per_step)
 
     def prompt(seed: int) -> str:
         env.reset(seed=seed)
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     evals = summary["evals"]
     print(f"\nheld-out success rate, {cfg.eval.episodes} 2x2 mazes, greedy decoding:")
     for tag, e in evals.items():
-        print(f"  {tag:<10} success {e['success_rate']:.3f}  reward {e['reward_mean']:.3f}  fatal {e['fatal_rate']:.3f}")
+        print(
+            f"  {tag:<10} success {e['success_rate']:.3f}  reward {e['reward_mean']:.3f}  fatal {e['fatal_rate']:.3f}"
+        )
     seen = seen_in_training(cfg)
     print(f"{seen} of {cfg.eval.episodes} eval tasks repeat a training prompt (a 2x2 maze has 40 distinct ones)")
     print(f"wall time {wall:.0f} s with {torch.get_num_threads()} threads; curves: {Path(cfg.out_dir) / 'curves.png'}")

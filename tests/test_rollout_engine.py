@@ -75,8 +75,12 @@ def test_episode_token_limit_ends_the_episode_flagged(tok):
     full = teacher.rollout(make_envs(1), seeds=[5])
     prompt_len = full.tokens[0].spans[0][0]
     first_turn = full.tokens[0].spans[0][1] - prompt_len
-    limited = RolloutEngine(ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=200), chat=chat,
-                            max_episode_tokens=prompt_len + first_turn // 2)
+    limited = RolloutEngine(
+        ScriptedTextPolicy("oracle"),
+        SamplingParams(max_new_tokens=200),
+        chat=chat,
+        max_episode_tokens=prompt_len + first_turn // 2,
+    )
     result = limited.rollout(make_envs(2), seeds=[5, 6])
     for rec, ep in zip(result.records, result.tokens):
         assert rec.termination_reason == TOKEN_LIMIT and rec.fatal and rec.fatal_turn == len(rec.turns) == 1
@@ -97,8 +101,9 @@ def test_mixed_endings_share_reward_components(tok):
     teacher = RolloutEngine(ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=300), chat=chat)
     small, big = (len(teacher.rollout([env], seeds=[7]).tokens[0]) for env in envs)
     assert big > small + 1
-    limited = RolloutEngine(ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=300), chat=chat,
-                            max_episode_tokens=small + 1)
+    limited = RolloutEngine(
+        ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=300), chat=chat, max_episode_tokens=small + 1
+    )
     result = limited.rollout(envs, seeds=[7, 7])
     assert [r.termination_reason for r in result.records] == ["answered", TOKEN_LIMIT]
     assert result.records[1].reward_components == {"accuracy": 0.0, "format": 0.0, "overall": 0.0}
@@ -118,7 +123,8 @@ def test_per_turn_limit_caps_sampled_turns(tok):
 
 def test_groups_play_the_same_task(tok):
     result = RolloutEngine(ScriptedTextPolicy("random", seed=0), chat=ChatFormat(tok)).rollout(
-        make_envs(6), seeds=[10, 11], group_size=3)
+        make_envs(6), seeds=[10, 11], group_size=3
+    )
     ids = [r.task_id for r in result.records]
     assert ids[0] == ids[1] == ids[2] != ids[3] == ids[4] == ids[5]
     assert result.group_ids == [0, 0, 0, 1, 1, 1] and result.batch.group_ids.tolist() == [0, 0, 0, 1, 1, 1]

@@ -101,7 +101,11 @@ def test_http_policy_plays_episodes_with_images(server):
 
 def test_http_server_failing_mid_rollout_raises_a_clear_error(server):
     def script(i):  # the first turn of each episode works, then the server breaks for good
-        return (200, completion('<think>t</think><tool_call>{"name": "nope", "arguments": {}}</tool_call>')) if i < 2 else (500, "boom")
+        return (
+            (200, completion('<think>t</think><tool_call>{"name": "nope", "arguments": {}}</tool_call>'))
+            if i < 2
+            else (500, "boom")
+        )
 
     srv = server(script)
     envs = [gym.make(ENV, size=2, question_types=("moves",)) for _ in range(2)]
@@ -115,20 +119,25 @@ def test_http_server_failing_mid_rollout_raises_a_clear_error(server):
 def test_http_transient_failure_is_retried(server):
     srv = server(lambda i: (503, "busy") if i == 0 else (200, completion(ANSWER)))
     text = HTTPPolicy(srv.url, "m", max_retries=1, backoff=0.01).act(
-        [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams())
+        [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams()
+    )
     assert text == [ANSWER] and len(srv.requests) == 2
 
 
-@pytest.mark.parametrize("status, reply, match", [
-    (200, "not json", "not a chat completion"),
-    (200, {"choices": []}, "not a chat completion"),
-    (400, {"error": "bad model"}, "HTTP 400"),
-])
+@pytest.mark.parametrize(
+    "status, reply, match",
+    [
+        (200, "not json", "not a chat completion"),
+        (200, {"choices": []}, "not a chat completion"),
+        (400, {"error": "bad model"}, "HTTP 400"),
+    ],
+)
 def test_http_bad_replies(server, status, reply, match):
     srv = server(lambda i: (status, reply))
     with pytest.raises(PolicyError, match=match):
         HTTPPolicy(srv.url, "m", max_retries=3, backoff=0.01).act(
-            [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams())
+            [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams()
+        )
     assert len(srv.requests) == 1  # not retried
 
 
@@ -153,8 +162,16 @@ def tok():
 
 @pytest.fixture(scope="module")
 def vlm_dir(tmp_path_factory, tok):
-    return tiny.save_tiny_model(tmp_path_factory.mktemp("vlm"), "vlm", tokenizer=tok, hidden=32, layers=1, heads=2,
-                                vision_dim=16, max_pixels=112 * 112)
+    return tiny.save_tiny_model(
+        tmp_path_factory.mktemp("vlm"),
+        "vlm",
+        tokenizer=tok,
+        hidden=32,
+        layers=1,
+        heads=2,
+        vision_dim=16,
+        max_pixels=112 * 112,
+    )
 
 
 def test_vllm_missing_says_how_to_install(monkeypatch, vlm_dir):
@@ -188,7 +205,10 @@ def test_vllm_policy_requests_follow_the_offline_api(monkeypatch, vlm_dir, tok):
     module, calls = fake_vllm(chat_ids)
     monkeypatch.setitem(sys.modules, "vllm", module)
     policy = VLLMPolicy(vlm_dir, gpu_memory_utilization=0.5)
-    assert calls[0] == ("LLM", {"model": str(vlm_dir), "tokenizer": str(vlm_dir), "seed": 0, "gpu_memory_utilization": 0.5})
+    assert calls[0] == (
+        "LLM",
+        {"model": str(vlm_dir), "tokenizer": str(vlm_dir), "seed": 0, "gpu_memory_utilization": 0.5},
+    )
     envs = [gym.make(ENV, size=2, question_types=("moves",)) for _ in range(2)]
     result = RolloutEngine(policy, SamplingParams(max_new_tokens=50, top_k=0)).rollout(envs, seeds=[0], group_size=2)
     _, prompts, params = calls[1]
@@ -236,12 +256,15 @@ def test_hf_policy_loads_saved_tiny_models(tmp_path, tok, vlm_dir):
         assert 1 <= len(gen.ids) <= 5
 
 
-@pytest.mark.parametrize("case, match", [
-    ("missing", "does not exist"),
-    ("empty", "has no config.json"),
-    ("no_weights", "has no weights"),
-    ("no_tokenizer", "has no tokenizer files"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("missing", "does not exist"),
+        ("empty", "has no config.json"),
+        ("no_weights", "has no weights"),
+        ("no_tokenizer", "has no tokenizer files"),
+    ],
+)
 def test_bad_model_paths(tmp_path, case, match):
     path = tmp_path / "model"
     if case != "missing":

@@ -75,7 +75,9 @@ class OraclePolicy(HFPolicy):
 
 def test_vlm_multi_turn_episode_is_token_exact(tok, vlm):
     model, processor = vlm
-    envs = [gym.make("mmsearch_gym/Maze-v0", size=2, question_types=("moves",), cell_px=24, max_turns=3) for _ in range(4)]
+    envs = [
+        gym.make("mmsearch_gym/Maze-v0", size=2, question_types=("moves",), cell_px=24, max_turns=3) for _ in range(4)
+    ]
     policy = OraclePolicy(model, tok, processor, envs)
     chat = policy.chat_format()
     result = RolloutEngine(policy, SamplingParams(max_new_tokens=400)).rollout(envs, seeds=[3, 4], group_size=2)
@@ -170,8 +172,13 @@ def test_left_padded_batch_generates_like_single_prompts(tok, arch):
     policy = HFPolicy(model, tok)
     chat = policy.chat_format()
     short = chat.prompt([{"role": "user", "content": "Find a route.", "images": []}], [[]])
-    long = chat.prompt([{"role": "system", "content": "You solve mazes. " * 20, "images": []},
-                        {"role": "user", "content": "Answer now.", "images": []}], [[], []])
+    long = chat.prompt(
+        [
+            {"role": "system", "content": "You solve mazes. " * 20, "images": []},
+            {"role": "user", "content": "Answer now.", "images": []},
+        ],
+        [[], []],
+    )
     from algos.rollout import TokenPrompt
 
     params = SamplingParams(max_new_tokens=12, temperature=0.0)

@@ -17,17 +17,31 @@ from algos.trainer import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
-    "--set", "env_kwargs={size: 2, text_maze: true, question_types: [moves], max_turns: 2}",
-    "--set", "rollout={tasks_per_step: 1, group_size: 2, max_new_tokens: 8, max_episode_tokens: 1024}",
-    "--set", "sft={steps: 1, episodes: 2, batch_size: 2, successful_only: false}",
-    "--set", "rl.steps=1", "--set", "eval.episodes=2", "--set", "logging.progress=false",
+    "--set",
+    "env_kwargs={size: 2, text_maze: true, question_types: [moves], max_turns: 2}",
+    "--set",
+    "rollout={tasks_per_step: 1, group_size: 2, max_new_tokens: 8, max_episode_tokens: 1024}",
+    "--set",
+    "sft={steps: 1, episodes: 2, batch_size: 2, successful_only: false}",
+    "--set",
+    "rl.steps=1",
+    "--set",
+    "eval.episodes=2",
+    "--set",
+    "logging.progress=false",
 ]
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    return tiny.save_tiny_model(tmp_path_factory.mktemp("m") / "model", "text",
-                                tokenizer=tiny.default_tokenizer(episodes=40), hidden=32, layers=1, heads=2)
+    return tiny.save_tiny_model(
+        tmp_path_factory.mktemp("m") / "model",
+        "text",
+        tokenizer=tiny.default_tokenizer(episodes=40),
+        hidden=32,
+        layers=1,
+        heads=2,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -44,21 +58,40 @@ def train(*args: str) -> int:
 
 def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = train("--env", "mmsearch_gym/Maze-v0", "--algo", "fatal_grpo", "--model", str(model_dir), "--out", str(out), *QUICK)
+    rc = train(
+        "--env", "mmsearch_gym/Maze-v0", "--algo", "fatal_grpo", "--model", str(model_dir), "--out", str(out), *QUICK
+    )
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "held-out success" in printed and "after_rl" in printed
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [(r["phase"], r.get("tag")) for r in rows] == [
-        ("eval", "before"), ("sft", None), ("eval", "after_sft"), ("rl", None), ("eval", "after_rl")]
+        ("eval", "before"),
+        ("sft", None),
+        ("eval", "after_sft"),
+        ("rl", None),
+        ("eval", "after_rl"),
+    ]
     rl = rows[3]
-    for key in ("reward_mean", "success_rate", "loss", "grad_norm", "kl", "time_generation", "time_env",
-                "time_scoring", "time_update"):
+    for key in (
+        "reward_mean",
+        "success_rate",
+        "loss",
+        "grad_norm",
+        "kl",
+        "time_generation",
+        "time_env",
+        "time_scoring",
+        "time_update",
+    ):
         assert key in rl
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "ref_model.pt").exists()  # fatal_grpo's default kl_coef 0.001 needs the reference
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000001", "step-000002"]  # end of each phase
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "step-000001",
+        "step-000002",
+    ]  # end of each phase
     assert load_pretrained(out / "final").model is not None
     # run again without --resume: refused; with it: nothing left to do, same result
     assert train("--env", "mmsearch_gym/Maze-v0", "--model", str(model_dir), "--out", str(out), *QUICK) == 1
@@ -66,17 +99,20 @@ def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path
     assert train("--env", "mmsearch_gym/Maze-v0", "--model", str(model_dir), "--out", str(out), "--resume", *QUICK) == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--env", "mmsearch_gym/Nope-v0"], "unknown env 'mmsearch_gym/Nope-v0'; registered mmsearch-gym envs: "),
-    (["--algo", "ppo_magic"], "unknown algorithm 'ppo_magic'; available: "),
-    (["--set", "algo_options={clip_hihg: 0.3}"], "unknown option(s) ['clip_hihg'] for algorithm 'fatal_grpo'"),
-    (["--model", "/nonexistent/model"], "'/nonexistent/model' does not exist"),
-    (["--set", "rollout.groupsize=4"], "unknown key(s) ['groupsize'] in rollout"),
-    (["--set", "learning_rate=1e-4"], "unknown key(s) ['learning_rate'] in config"),
-    (["--set", "rl.steps=-1"], "rl.steps must be >= 0"),
-    (["--set", "ref_model=null"], "needs a reference model"),
-    (["--set", "env_kwargs={size: 99}"], "size must be an integer between 2 and 25"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env", "mmsearch_gym/Nope-v0"], "unknown env 'mmsearch_gym/Nope-v0'; registered mmsearch-gym envs: "),
+        (["--algo", "ppo_magic"], "unknown algorithm 'ppo_magic'; available: "),
+        (["--set", "algo_options={clip_hihg: 0.3}"], "unknown option(s) ['clip_hihg'] for algorithm 'fatal_grpo'"),
+        (["--model", "/nonexistent/model"], "'/nonexistent/model' does not exist"),
+        (["--set", "rollout.groupsize=4"], "unknown key(s) ['groupsize'] in rollout"),
+        (["--set", "learning_rate=1e-4"], "unknown key(s) ['learning_rate'] in config"),
+        (["--set", "rl.steps=-1"], "rl.steps must be >= 0"),
+        (["--set", "ref_model=null"], "needs a reference model"),
+        (["--set", "env_kwargs={size: 99}"], "size must be an integer between 2 and 25"),
+    ],
+)
 def test_bad_input_is_a_clear_error(model_dir, tmp_path, capsys, args, message):
     base = {"--env": "mmsearch_gym/Maze-v0", "--algo": "fatal_grpo", "--model": str(model_dir), "--out": str(tmp_path)}
     for flag, value in zip(args[::2], args[1::2]):

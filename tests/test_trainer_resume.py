@@ -34,8 +34,14 @@ class EvenTokenGRPO(GRPO):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    return tiny.save_tiny_model(tmp_path_factory.mktemp("m") / "model", "text",
-                                tokenizer=tiny.default_tokenizer(episodes=40), hidden=32, layers=1, heads=2)
+    return tiny.save_tiny_model(
+        tmp_path_factory.mktemp("m") / "model",
+        "text",
+        tokenizer=tiny.default_tokenizer(episodes=40),
+        hidden=32,
+        layers=1,
+        heads=2,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -48,12 +54,17 @@ def one_thread():
 
 def config(model_dir, out, **over):
     data = dict(
-        env="mmsearch_gym/Maze-v0", algo="grpo", model=str(model_dir), out_dir=str(out),
+        env="mmsearch_gym/Maze-v0",
+        algo="grpo",
+        model=str(model_dir),
+        out_dir=str(out),
         env_kwargs={"size": 2, "text_maze": True, "question_types": ["moves"], "max_turns": 3},
         rollout={"tasks_per_step": 2, "group_size": 2, "max_new_tokens": 12, "max_episode_tokens": 1024},
         sft={"steps": 1, "episodes": 4, "batch_size": 3, "lr": 1e-2, "successful_only": False},
-        rl={"steps": 3, "lr": 1e-2}, optim={"micro_batch_size": 3, "warmup_steps": 2},
-        eval={"episodes": 2, "temperature": 1.0}, checkpoint={"every": 2, "keep": 5},
+        rl={"steps": 3, "lr": 1e-2},
+        optim={"micro_batch_size": 3, "warmup_steps": 2},
+        eval={"episodes": 2, "temperature": 1.0},
+        checkpoint={"every": 2, "keep": 5},
         logging={"tensorboard": False, "progress": False, "plot": False},
     )
     data.update(over)
@@ -68,6 +79,7 @@ def crash_after(step):
     def cb(trainer, metrics):
         if trainer.state["step"] == step:
             raise Crash(f"simulated crash after step {step}")
+
     return cb
 
 
@@ -100,8 +112,10 @@ def test_resume_after_step_2_of_4_matches_an_uninterrupted_run(model_dir, tmp_pa
     assert straight.state["evals"] == resumed.state["evals"]
 
     # the metrics file reads as one run: every step once, same rewards and losses
-    rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-            for name in ("a", "b")}
+    rows = {
+        name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        for name in ("a", "b")
+    }
     assert [(r["step"], r["phase"]) for r in rows["a"]] == [(r["step"], r["phase"]) for r in rows["b"]]
     for ra, rb in zip(rows["a"], rows["b"]):
         for key in ("reward_mean", "loss", "kl", "success_rate"):

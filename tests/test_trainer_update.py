@@ -22,10 +22,13 @@ def setup():
     torch.set_num_threads(1)
     tok = tiny.default_tokenizer(episodes=40)
     model = tiny.build_text_model(tok, hidden=32, layers=1, heads=2, seed=3).train()
-    envs = [gym.make("mmsearch_gym/Maze-v0", min_size=2, max_size=3, text_maze=True, question_types=("moves",))
-            for _ in range(5)]
-    result = RolloutEngine(ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=200), chat=ChatFormat(tok)).rollout(
-        envs, seeds=[0, 1, 2, 3, 4])
+    envs = [
+        gym.make("mmsearch_gym/Maze-v0", min_size=2, max_size=3, text_maze=True, question_types=("moves",))
+        for _ in range(5)
+    ]
+    result = RolloutEngine(
+        ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=200), chat=ChatFormat(tok)
+    ).rollout(envs, seeds=[0, 1, 2, 3, 4])
     yield model, result
     torch.set_num_threads(before)
 
@@ -103,10 +106,13 @@ def test_vlm_micro_batches_slice_the_images_with_their_rows():
         tok = tiny.default_tokenizer(episodes=40)
         model, processor = tiny.build_vlm(tok, hidden=32, layers=1, heads=2, vision_dim=16, max_pixels=56 * 56)
         model.train()
-        envs = [gym.make("mmsearch_gym/Maze-v0", min_size=2, max_size=3, question_types=("moves",), cell_px=24)
-                for _ in range(3)]
-        result = RolloutEngine(ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=300),
-                               chat=ChatFormat(tok, processor)).rollout(envs, seeds=[0, 1, 2])
+        envs = [
+            gym.make("mmsearch_gym/Maze-v0", min_size=2, max_size=3, question_types=("moves",), cell_px=24)
+            for _ in range(3)
+        ]
+        result = RolloutEngine(
+            ScriptedTextPolicy("oracle"), SamplingParams(max_new_tokens=300), chat=ChatFormat(tok, processor)
+        ).rollout(envs, seeds=[0, 1, 2])
         assert [len(t.images) for t in result.tokens] == [2, 2, 2]
         batch, algo = result.batch, algos.make("fatal_grpo", kl_coef=0.0)
         adv, mask = torch.tensor([[1.0], [-0.5], [0.25]]) * batch.response_mask, batch.response_mask
@@ -133,7 +139,11 @@ def test_bf16_autocast_update_runs_and_keeps_fp32_weights(setup):
         return result.model_inputs(rows)
 
     fp32, _ = grads(model, lambda: rl_step(model, algo, batch, inputs, adv, batch.response_mask, 5, 1.0, None))
-    bf16, m = grads(model, lambda: rl_step(model, algo, batch, inputs, adv, batch.response_mask, 5, 1.0, torch.bfloat16))
+    bf16, m = grads(
+        model, lambda: rl_step(model, algo, batch, inputs, adv, batch.response_mask, 5, 1.0, torch.bfloat16)
+    )
     assert all(p.dtype == torch.float32 for p in model.parameters()) and all(g.dtype == torch.float32 for g in bf16)
-    cos = torch.nn.functional.cosine_similarity(torch.cat([g.flatten() for g in fp32]), torch.cat([g.flatten() for g in bf16]), dim=0)
+    cos = torch.nn.functional.cosine_similarity(
+        torch.cat([g.flatten() for g in fp32]), torch.cat([g.flatten() for g in bf16]), dim=0
+    )
     assert float(cos) > 0.95 and torch.isfinite(torch.tensor(m["loss"]))

@@ -24,7 +24,7 @@ from algos.rollout.chat import ChatFormat, ChatTemplateError, Piece
 from algos.rollout.engine import TOKEN_LIMIT, RolloutEngine, RolloutResult
 from algos.rollout.hf import HFPolicy
 from algos.rollout.http import HTTPPolicy
-from algos.rollout.loading import LoadedModel, ModelPathError, check_model_dir, load_pretrained
+from algos.rollout.loading import LoadedModel, ModelPathError, check_model_dir, load_pretrained, load_tokenizer
 from algos.rollout.pool import EnvPool
 from algos.rollout.scripted import ScriptedTextPolicy
 from algos.rollout.tokens import EpisodeTokens, collate
@@ -55,4 +55,5 @@ __all__ = [
     "check_model_dir",
     "collate",
     "load_pretrained",
+    "load_tokenizer",
 ]

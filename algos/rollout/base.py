@@ -89,7 +89,9 @@ class TextRequest:
 class TokenPolicy(Protocol):
     """Samples the next turn of every prompt in one batch."""
 
-    def generate(self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]) -> list[Generation]: ...
+    def generate(
+        self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]
+    ) -> list[Generation]: ...
 
 
 @runtime_checkable

@@ -133,7 +133,9 @@ class ChatFormat:
         turn = [{"role": "assistant", "content": _PLACEHOLDER}]
         full = self.render(_CTX + turn + [self.hf_message(message)], add_generation_prompt=True)
         if not full.startswith(self._ctx_turn):
-            raise ChatTemplateError(f"the chat template rewrites earlier turns when a {message['role']!r} message follows")
+            raise ChatTemplateError(
+                f"the chat template rewrites earlier turns when a {message['role']!r} message follows"
+            )
         return self.encode(full[len(self._ctx_turn) :], images if self.multimodal else ())
 
     def close_turn(self, sampled: Sequence[int], stopped: bool) -> Piece:
@@ -166,7 +168,9 @@ class ChatFormat:
         enc = self.processor(text=[text], images=list(images), return_tensors="pt", add_special_tokens=False)
         ids = enc["input_ids"][0].tolist()
         columns = {k: enc[k][0].tolist() if k in enc else [0] * len(ids) for k in self.column_keys}
-        features = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask") and k not in self.column_keys}
+        features = {
+            k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask") and k not in self.column_keys
+        }
         return Piece(ids, columns, features, [np.asarray(img) for img in images])
 
     # ---- internals ----------------------------------------------------------------------
@@ -199,9 +203,12 @@ class ChatFormat:
     def _probe_columns(self) -> tuple[str, ...]:
         """Per-token inputs the processor returns besides ids and attention mask (e.g. ``mm_token_type_ids``)."""
         text = self.render([self.hf_message({"role": "user", "content": "x", "images": ["img"]})])
-        enc = self.processor(text=[text], images=[np.zeros((32, 32, 3), np.uint8)], return_tensors="pt", add_special_tokens=False)
+        enc = self.processor(
+            text=[text], images=[np.zeros((32, 32, 3), np.uint8)], return_tensors="pt", add_special_tokens=False
+        )
         n = enc["input_ids"].shape[-1]
         return tuple(
-            k for k, v in enc.items()
+            k
+            for k, v in enc.items()
             if k not in ("input_ids", "attention_mask") and getattr(v, "ndim", 0) == 2 and tuple(v.shape) == (1, n)
         )

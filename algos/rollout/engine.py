@@ -92,7 +92,9 @@ class RolloutEngine:
     ):
         self.token_mode = is_token_policy(policy)
         if not self.token_mode and not is_text_policy(policy):
-            raise TypeError(f"{type(policy).__name__} is not a policy: it needs generate(prompts, …) or act(requests, …)")
+            raise TypeError(
+                f"{type(policy).__name__} is not a policy: it needs generate(prompts, …) or act(requests, …)"
+            )
         if chat is None and self.token_mode:
             if not hasattr(policy, "chat_format"):
                 raise TypeError("a token policy needs a ChatFormat: pass chat=ChatFormat(tokenizer, processor)")
@@ -120,7 +122,9 @@ class RolloutEngine:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         if pool.n != len(seeds) * group_size:
-            raise ValueError(f"{pool.n} envs for {len(seeds)} tasks x group_size {group_size}: need exactly {len(seeds) * group_size}")
+            raise ValueError(
+                f"{pool.n} envs for {len(seeds)} tasks x group_size {group_size}: need exactly {len(seeds) * group_size}"
+            )
         params = sampling or self.sampling
         clock: dict[str, float] = defaultdict(float)
         finish: dict[str, int] = defaultdict(int)
@@ -177,8 +181,12 @@ class RolloutEngine:
                 result.tokens = [ep.tokens for ep in episodes]  # type: ignore[misc]
                 cols = collate(result.tokens, result.pad_id)
                 result.batch = EpisodeBatch.from_records(
-                    result.records, cols["input_ids"], cols["response_mask"], cols["turn_index"],
-                    group_ids=torch.tensor(group_ids), attention_mask=cols["attention_mask"],
+                    result.records,
+                    cols["input_ids"],
+                    cols["response_mask"],
+                    cols["turn_index"],
+                    group_ids=torch.tensor(group_ids),
+                    attention_mask=cols["attention_mask"],
                 )
             result.timings = dict(clock)
         return result
@@ -192,7 +200,9 @@ class RolloutEngine:
             gens = self.policy.generate(prompts, params, self.chat.stop_ids)
             if len(gens) != len(active):
                 raise PolicyError(f"the policy returned {len(gens)} turns for {len(active)} prompts")
-            return [(self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason) for g in gens]
+            return [
+                (self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason) for g in gens
+            ]
         requests = [
             TextRequest(
                 [dict(m, images=list(m["images"])) for m in ep.messages],

@@ -67,7 +67,9 @@ class HFPolicy:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def generate(self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]
+    ) -> list[Generation]:
         if not prompts:
             return []
         budgets = [min(params.max_new_tokens, p.max_new_tokens or params.max_new_tokens) for p in prompts]

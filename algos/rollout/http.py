@@ -107,7 +107,9 @@ def _content(resp: httpx.Response, url: str) -> str:
     try:
         content = resp.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise PolicyError(f"policy server {url} sent something that is not a chat completion: {resp.text[:200]!r}") from None
+        raise PolicyError(
+            f"policy server {url} sent something that is not a chat completion: {resp.text[:200]!r}"
+        ) from None
     if content is None:
         return ""
     if not isinstance(content, str):

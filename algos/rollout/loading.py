@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 _HINT = "pass a local model directory (save_pretrained output); build a tiny one with `python -m algos.tiny DIR`"
 
@@ -44,7 +49,9 @@ def check_model_dir(path: str | Path) -> dict[str, Any]:
     if not any((p / f).is_file() for f in WEIGHT_FILES):
         raise ModelPathError(f"{str(p)!r} has no weights (expected one of {', '.join(WEIGHT_FILES)}; found: {shown})")
     if not any((p / f).is_file() for f in TOKENIZER_FILES):
-        raise ModelPathError(f"{str(p)!r} has no tokenizer files (expected one of {', '.join(TOKENIZER_FILES)}; found: {shown})")
+        raise ModelPathError(
+            f"{str(p)!r} has no tokenizer files (expected one of {', '.join(TOKENIZER_FILES)}; found: {shown})"
+        )
     try:
         return json.loads((p / "config.json").read_text())
     except (OSError, ValueError) as err:
@@ -63,7 +70,9 @@ def load_pretrained(path: str | Path, device: str = "cpu", dtype: Any = None) ->
     auto = transformers.AutoModelForImageTextToText if is_vlm else transformers.AutoModelForCausalLM
     model = auto.from_pretrained(path, local_files_only=True, **extra).to(device)
     if not getattr(processor or tokenizer, "chat_template", None):
-        raise ModelPathError(f"{str(path)!r}: the tokenizer has no chat template (chat_template.jinja or tokenizer_config.json)")
+        raise ModelPathError(
+            f"{str(path)!r}: the tokenizer has no chat template (chat_template.jinja or tokenizer_config.json)"
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return LoadedModel(model, tokenizer, processor, Path(path), is_vlm)
@@ -117,7 +126,9 @@ def image_only_processor(image_processor: Any, tokenizer: Any, chat_template: st
     class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
         """Qwen2-VL's processor for images only."""
 
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None, **kwargs: Any):
+        def __init__(
+            self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None, **kwargs: Any
+        ):
             self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
             self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
             self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)

@@ -39,9 +39,13 @@ class EnvPool:
                 raise ValueError("EnvPool needs at least one env")
             for env in self.envs:
                 if not hasattr(env.unwrapped, "episode_record"):
-                    raise TypeError(f"{type(env.unwrapped).__name__} has no episode_record(); the rollout engine needs a ToolEnv")
+                    raise TypeError(
+                        f"{type(env.unwrapped).__name__} has no episode_record(); the rollout engine needs a ToolEnv"
+                    )
 
-    def reset(self, seeds: Sequence[int], options: dict[str, Any] | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def reset(
+        self, seeds: Sequence[int], options: dict[str, Any] | None = None
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Reset every slot, slot ``i`` with ``seeds[i]``."""
         if len(seeds) != self.n:
             raise ValueError(f"{len(seeds)} seeds for {self.n} envs")

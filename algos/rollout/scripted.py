@@ -38,5 +38,7 @@ class ScriptedTextPolicy:
             elif req.call is not None and self.name in self._METHODS:
                 out.append(req.call(self._METHODS[self.name]))
             else:
-                raise PolicyError(f"scripted policy {self.name!r} needs the env in this process (use a list of envs or a sync vector env)")
+                raise PolicyError(
+                    f"scripted policy {self.name!r} needs the env in this process (use a list of envs or a sync vector env)"
+                )
         return out

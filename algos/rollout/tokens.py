@@ -62,8 +62,13 @@ class EpisodeTokens:
         return {k: torch.cat([d[k] for d in self.image_inputs if k in d], dim=0) for k in keys}
 
     def prompt(self, max_new_tokens: int | None = None) -> TokenPrompt:
-        return TokenPrompt(list(self.ids), {k: list(v) for k, v in self.columns.items()}, self.merged_image_inputs(),
-                           list(self.images), max_new_tokens)
+        return TokenPrompt(
+            list(self.ids),
+            {k: list(v) for k, v in self.columns.items()},
+            self.merged_image_inputs(),
+            list(self.images),
+            max_new_tokens,
+        )
 
 
 def collate(episodes: Sequence[EpisodeTokens], pad_id: int, width: int | None = None) -> dict[str, torch.Tensor]:

@@ -85,7 +85,9 @@ class VLLMPolicy:
             skip_special_tokens=False,
         )
 
-    def generate(self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[TokenPrompt], params: SamplingParams, stop_ids: frozenset[int]
+    ) -> list[Generation]:
         if not prompts:
             return []
         budgets = [min(params.max_new_tokens, p.max_new_tokens or params.max_new_tokens) for p in prompts]

@@ -21,9 +21,10 @@ from algos.trainer.config import (
     from_dict,
     load_config,
 )
+from algos.trainer.data import check_env_id
 from algos.trainer.logprobs import sequence_logprobs
 from algos.trainer.metrics import MetricsLogger, plot_curves, read_metrics
-from algos.trainer.trainer import Trainer, check_env_id
+from algos.trainer.trainer import Trainer
 
 __all__ = [
     "CheckpointConfig",

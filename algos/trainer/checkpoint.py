@@ -58,7 +58,13 @@ def _tuples(x: Any) -> Any:
 
 
 def save_checkpoint(
-    root: str | Path, step: int, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int = 2
+    root: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int = 2,
 ) -> Path:
     """Write ``root/step-{step:06d}/`` atomically and delete all but the newest ``keep``."""
     root = Path(root)
@@ -91,7 +97,9 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and (p / "trainer_state.json").is_file())
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and (p / "trainer_state.json").is_file()
+    )
 
 
 def latest_checkpoint(root: str | Path) -> Path | None:

@@ -51,8 +51,14 @@ class RolloutConfig:
     vector_env: str = "none"
 
     def __post_init__(self) -> None:
-        _positive("rollout", tasks_per_step=self.tasks_per_step, group_size=self.group_size,
-                  max_new_tokens=self.max_new_tokens, max_episode_tokens=self.max_episode_tokens, top_p=self.top_p)
+        _positive(
+            "rollout",
+            tasks_per_step=self.tasks_per_step,
+            group_size=self.group_size,
+            max_new_tokens=self.max_new_tokens,
+            max_episode_tokens=self.max_episode_tokens,
+            top_p=self.top_p,
+        )
         _non_negative("rollout", temperature=self.temperature, top_k=self.top_k)
         if self.vector_env not in ("none", "sync", "async"):
             raise ConfigError(f"rollout.vector_env must be none, sync or async, got {self.vector_env!r}")

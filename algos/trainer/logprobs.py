@@ -38,8 +38,11 @@ def _plain_head(model: Any) -> Any:
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     cfg = getattr(model, "config", None)
     text_cfg = getattr(cfg, "text_config", None) or cfg
-    scaled = any(getattr(c, a, None) not in (None, 1.0) for c in (cfg, text_cfg)
-                 for a in ("final_logit_softcapping", "logit_scale"))
+    scaled = any(
+        getattr(c, a, None) not in (None, 1.0)
+        for c in (cfg, text_cfg)
+        for a in ("final_logit_softcapping", "logit_scale")
+    )
     if not isinstance(head, torch.nn.Linear) or head.bias is not None or scaled:
         return None
     return head

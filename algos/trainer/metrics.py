@@ -21,7 +21,11 @@ class MetricsLogger:
         self.path = Path(out_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
-            keep = [line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            keep = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]
             self.path.write_text("".join(line + "\n" for line in keep))
         elif resume_step is None and self.path.exists():
             self.path.unlink()
@@ -30,14 +34,20 @@ class MetricsLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                warnings.warn("tensorboard is not installed (pip install tensorboard): metrics go to JSONL only", stacklevel=2)
+                warnings.warn(
+                    "tensorboard is not installed (pip install tensorboard): metrics go to JSONL only", stacklevel=2
+                )
             else:
                 purge = None if resume_step is None else resume_step + 1
                 self.writer = SummaryWriter(str(Path(out_dir) / "tensorboard"), purge_step=purge)
 
     def log(self, step: int, phase: str, metrics: dict[str, Any]) -> None:
-        row = {"step": int(step), "phase": phase, "wall_time": round(time.time(), 3),
-               **{k: _jsonable(v) for k, v in metrics.items()}}
+        row = {
+            "step": int(step),
+            "phase": phase,
+            "wall_time": round(time.time(), 3),
+            **{k: _jsonable(v) for k, v in metrics.items()},
+        }
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         if self.writer is not None:
@@ -79,7 +89,9 @@ def plot_curves(metrics_path: str | Path, out_png: str | Path, title: str = "") 
         ax.plot([r["step"] for r in rl], [r.get("reward_mean") for r in rl], label="reward (train rollouts)")
         ax.plot([r["step"] for r in rl], [r.get("success_rate") for r in rl], label="success (train rollouts)")
     if evals:
-        ax.plot([r["step"] for r in evals], [r.get("success_rate") for r in evals], "o--", label="success (held-out eval)")
+        ax.plot(
+            [r["step"] for r in evals], [r.get("success_rate") for r in evals], "o--", label="success (held-out eval)"
+        )
         for r in evals:
             ax.annotate(str(r.get("tag", "")), (r["step"], r.get("success_rate") or 0), fontsize=7)
     ax.set_xlabel("optimizer step")

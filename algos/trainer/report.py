@@ -40,7 +40,9 @@ def rollout_metrics(result: RolloutResult) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def progress(label: str, total: int, done: int, enabled: bool = True, console: Any = None) -> Iterator[Callable[[str], None]]:
+def progress(
+    label: str, total: int, done: int, enabled: bool = True, console: Any = None
+) -> Iterator[Callable[[str], None]]:
     """A rich progress bar; yields ``advance(description)``."""
     if not enabled or total == 0:
         yield lambda _desc: None
@@ -54,8 +56,15 @@ def progress(label: str, total: int, done: int, enabled: bool = True, console: A
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(f"{label:>4}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+    with Progress(
+        TextColumn(f"{label:>4}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("", total=total, completed=done)
 
         def advance(desc: str) -> None:

@@ -25,26 +25,18 @@ import gymnasium as gym
 import torch
 
 import algos
-from algos.rollout import HFPolicy, RolloutEngine, SamplingParams, ScriptedTextPolicy, load_pretrained
+from algos.rollout import HFPolicy, RolloutEngine, SamplingParams, load_pretrained
 from algos.rollout.engine import model_inputs
 from algos.rollout.loading import check_model_dir
+from algos.rollout.tokens import collate
 from algos.trainer import checkpoint as ckpt
 from algos.trainer.config import ConfigError, TrainConfig
+from algos.trainer.data import check_env_id, make_envs, next_rows, rl_seeds, sft_seeds, teacher_data
 from algos.trainer.metrics import MetricsLogger, plot_curves
-from algos.trainer.report import eval_metrics, rollout_metrics
+from algos.trainer.report import eval_metrics, progress, rollout_metrics
 from algos.trainer.update import batch_logprobs, rl_step, sft_step
 
 Callback = Callable[["Trainer", dict[str, Any]], None]
-RL_SEEDS, SFT_SEEDS = 0, 5_000_000
-
-
-def check_env_id(env_id: str) -> None:
-    """Raise :class:`ConfigError` unless ``env_id`` is registered with gymnasium."""
-    import mmsearch_gym  # noqa: F401  (registers the envs)
-
-    if env_id not in gym.registry:
-        ours = sorted(k for k in gym.registry if k.startswith("mmsearch_gym/"))
-        raise ConfigError(f"unknown env {env_id!r}; registered mmsearch-gym envs: {', '.join(ours)}")
 
 
 class Trainer:
@@ -57,7 +49,9 @@ class Trainer:
             **config.algo_options)`` (e.g. a variant not in the registry).
     """
 
-    def __init__(self, config: TrainConfig, callbacks: Sequence[Callback] = (), console: Any = None, algorithm: Any = None):
+    def __init__(
+        self, config: TrainConfig, callbacks: Sequence[Callback] = (), console: Any = None, algorithm: Any = None
+    ):
         self.cfg = cfg = config
         if not cfg.env or not cfg.model:
             raise ConfigError("env and model are required (--env ID --model PATH)")
@@ -65,14 +59,16 @@ class Trainer:
         self.algo = algorithm if algorithm is not None else algos.make(cfg.algo, **cfg.algo_options)
         kl = getattr(self.algo.config, "kl_coef", 0.0)
         if kl > 0 and cfg.ref_model is None:
-            raise ConfigError(f"{cfg.algo} has kl_coef={kl} > 0 and needs a reference model: set ref_model "
-                              "(init or a path) or algo_options.kl_coef: 0")
+            raise ConfigError(
+                f"{cfg.algo} has kl_coef={kl} > 0 and needs a reference model: set ref_model "
+                "(init or a path) or algo_options.kl_coef: 0"
+            )
         check_model_dir(cfg.model)
         self.callbacks, self.console = list(callbacks), console
-        self.device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                                   "cpu" if cfg.device == "auto" else cfg.device)
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(auto if cfg.device == "auto" else cfg.device)
         bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
-        self.amp = torch.bfloat16 if bf16 else None
+        self.amp = torch.bfloat16 if bf16 else None  # autocast dtype; the weights and optimizer stay fp32
         loaded = load_pretrained(cfg.model, device=str(self.device))
         self.model, self.tokenizer, self.processor = loaded.model, loaded.tokenizer, loaded.processor
         self.model.train()
@@ -81,11 +77,11 @@ class Trainer:
         r = cfg.rollout
         self.sampling = SamplingParams(r.max_new_tokens, r.temperature, r.top_p, r.top_k)
         self.engine = RolloutEngine(self.policy, self.sampling, max_episode_tokens=r.max_episode_tokens)
-        self.envs = self._make_envs(r.tasks_per_step * r.group_size, r.vector_env)
+        self.envs = make_envs(cfg.env, cfg.env_kwargs, r.tasks_per_step * r.group_size, r.vector_env)
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
-        self.state: dict[str, Any] = {"phase": "sft" if cfg.sft.steps else "rl", "step": 0, "sft_step": 0, "rl_step": 0,
-                                      "sft_cursor": 0, "task_cursor": 0, "evals": {}, "optimizer_phase": None}
+        self.state: dict[str, Any] = {"phase": "sft" if cfg.sft.steps else "rl", "step": 0, "sft_step": 0}
+        self.state.update(rl_step=0, sft_cursor=0, task_cursor=0, evals={}, optimizer_phase=None)
         self.ref_model: Any = None
         self.optimizer: Any = None
         self.scheduler: Any = None
@@ -97,7 +93,9 @@ class Trainer:
         """Train (or continue with ``resume``); return ``{"evals", "step", "out_dir"}``."""
         latest = ckpt.latest_checkpoint(self.ckpt_dir)
         if latest is not None and not resume:
-            raise ConfigError(f"{str(self.out)!r} already holds checkpoints; resume (--resume) or choose another out_dir")
+            raise ConfigError(
+                f"{str(self.out)!r} already holds checkpoints; resume (--resume) or choose another out_dir"
+            )
         self.out.mkdir(parents=True, exist_ok=True)
         payload = self._resume(latest) if resume and latest is not None else None
         if payload is None:
@@ -122,16 +120,17 @@ class Trainer:
         data = self.sft_data()
         with self._progress("SFT", cfg.sft.steps, self.state["sft_step"]) as advance:
             while self.state["sft_step"] < cfg.sft.steps:
-                rows = self._next_sft_rows(len(data))
+                rows, self.state["sft_cursor"] = next_rows(
+                    self.state["sft_cursor"], len(data), cfg.sft.batch_size, cfg.seed
+                )
                 eps = [data[i] for i in rows]
-                response = torch.zeros((len(eps), max(len(e) for e in eps)), dtype=torch.bool)
-                for k, e in enumerate(eps):
-                    response[k, : len(e)] = torch.tensor(e.response_mask)
+                response = collate(eps, self.engine.pad_id)["response_mask"].to(self.device)
                 self.optimizer.zero_grad(set_to_none=True)
-                metrics = sft_step(self.model, functools.partial(self._sft_inputs, eps), response.to(self.device),
-                                   cfg.optim.micro_batch_size, self.amp)
+                inputs = functools.partial(self._sft_inputs, eps)
+                metrics = sft_step(self.model, inputs, response, cfg.optim.micro_batch_size, self.amp)
                 metrics.update(self._optimizer_step())
                 self.state["sft_step"] += 1
+                self.state["step"] += 1
                 self._after_step("sft", metrics)
                 advance(f"loss {metrics['loss']:.3f}")
         self.evaluate("after_sft")
@@ -146,8 +145,10 @@ class Trainer:
             while self.state["rl_step"] < cfg.rl.steps:
                 metrics = self.rl_step()
                 self.state["rl_step"] += 1
-                if cfg.eval.every and self.state["rl_step"] % cfg.eval.every == 0 and self.state["rl_step"] < cfg.rl.steps:
-                    self.evaluate(f"rl_{self.state['rl_step']}")
+                self.state["step"] += 1
+                n = self.state["rl_step"]
+                if cfg.eval.every and n % cfg.eval.every == 0 and n < cfg.rl.steps:
+                    self.evaluate(f"rl_{n}")
                 self._after_step("rl", metrics)
                 advance(f"reward {metrics['reward_mean']:.3f} success {metrics['success_rate']:.2f}")
         self.evaluate("after_rl")
@@ -158,7 +159,7 @@ class Trainer:
         """One RL step (rollout, scoring, update); returns its metrics."""
         cfg, t0 = self.cfg, time.perf_counter()
         k = self.state["task_cursor"]
-        seeds = [cfg.seed * 10**7 + RL_SEEDS + k + i for i in range(cfg.rollout.tasks_per_step)]
+        seeds = rl_seeds(cfg.seed, k, cfg.rollout.tasks_per_step)
         result = self.engine.rollout(self.envs, seeds, cfg.rollout.group_size)
         self.state["task_cursor"] = k + cfg.rollout.tasks_per_step
         t1 = time.perf_counter()
@@ -185,9 +186,15 @@ class Trainer:
         metrics.update(losses)
         metrics["adv_abs_mean"] = float(advantages[loss_mask].abs().mean()) if bool(loss_mask.any()) else 0.0
         tok = result.timings.get("tokenize", 0.0)
-        metrics.update({"time_generation": result.timings.get("generation", 0.0),
-                        "time_env": result.timings.get("env", 0.0) + tok, "time_scoring": t2 - t1,
-                        "time_update": t3 - t2, "time_step": t3 - t0})
+        metrics.update(
+            {
+                "time_generation": result.timings.get("generation", 0.0),
+                "time_env": result.timings.get("env", 0.0) + tok,
+                "time_scoring": t2 - t1,
+                "time_update": t3 - t2,
+                "time_step": t3 - t0,
+            }
+        )
         return metrics
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -210,39 +217,21 @@ class Trainer:
         """Teacher trajectories, tokenised teacher-forced (deterministic: re-collected on resume)."""
         if self._sft_data is None:
             cfg = self.cfg
-            teacher = RolloutEngine(ScriptedTextPolicy(cfg.sft.teacher, seed=cfg.seed), self.sampling, chat=self.chat,
-                                    max_episode_tokens=cfg.rollout.max_episode_tokens)
-            data, n = [], len(self.envs)
-            seeds = [cfg.seed * 10**7 + SFT_SEEDS + i for i in range(cfg.sft.episodes)]
-            for start in range(0, len(seeds), n):
-                chunk = seeds[start : start + n]
-                result = teacher.rollout(self.envs[: len(chunk)], chunk, 1)
-                data += [t for t, r in zip(result.tokens or [], result.records) if r.success or not cfg.sft.successful_only]
-            if not data:
-                raise RuntimeError(f"no usable {cfg.sft.teacher} trajectories for SFT (all failed; raise rollout.max_new_tokens?)")
-            self._sft_data = data
+            self._sft_data = teacher_data(
+                cfg.env,
+                cfg.env_kwargs,
+                cfg.sft.teacher,
+                self.chat,
+                self.sampling,
+                cfg.rollout.max_episode_tokens,
+                sft_seeds(cfg.seed, cfg.sft.episodes),
+                cfg.sft.successful_only,
+            )
         return self._sft_data
 
     # ---- internals ---------------------------------------------------------------------------
-    def _make_envs(self, n: int, vector: str) -> Any:
-        fns = [functools.partial(gym.make, self.cfg.env, **self.cfg.env_kwargs) for _ in range(n)]
-        if vector == "sync":
-            return gym.vector.SyncVectorEnv(fns)
-        if vector == "async":
-            return gym.vector.AsyncVectorEnv(fns, shared_memory=False)
-        return [f() for f in fns]
-
     def _sft_inputs(self, episodes: list[Any], rows: list[int]) -> dict[str, Any]:
         return model_inputs([episodes[i] for i in rows], self.engine.pad_id, self.device)
-
-    def _next_sft_rows(self, n: int) -> list[int]:
-        rows = []
-        for _ in range(self.cfg.sft.batch_size):
-            c = self.state["sft_cursor"]
-            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed * 1000 + c // n))
-            rows.append(int(perm[c % n]))
-            self.state["sft_cursor"] = c + 1
-        return rows
 
     def _setup_ref(self) -> None:
         ref = self.cfg.ref_model
@@ -261,9 +250,13 @@ class Trainer:
 
     def _new_optimizer(self, phase: str, lr: float, payload: dict[str, Any] | None) -> None:
         o = self.cfg.optim
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay
+        )
         warm = o.warmup_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0
+        )
         if payload is not None and self.state.get("optimizer_phase") == phase:
             self.optimizer.load_state_dict(payload["optimizer"])
             self.scheduler.load_state_dict(payload["scheduler"])
@@ -277,7 +270,7 @@ class Trainer:
         return {"grad_norm": float(norm), "lr": lr}
 
     def _after_step(self, phase: str, metrics: dict[str, Any]) -> None:
-        self.state["step"] += 1
+        """Log the step's metrics, checkpoint when due, run the callbacks."""
         self.logger.log(self.state["step"], phase, metrics)
         if self.state["step"] % self.cfg.checkpoint.every == 0:
             self._save()
@@ -285,8 +278,15 @@ class Trainer:
             cb(self, metrics)
 
     def _save(self) -> None:
-        ckpt.save_checkpoint(self.ckpt_dir, self.state["step"], self.model, self.optimizer, self.scheduler,
-                             {**self.state, "config": self.cfg.to_dict()}, keep=self.cfg.checkpoint.keep)
+        ckpt.save_checkpoint(
+            self.ckpt_dir,
+            self.state["step"],
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            {**self.state, "config": self.cfg.to_dict()},
+            keep=self.cfg.checkpoint.keep,
+        )
 
     def _resume(self, path: Path) -> dict[str, Any]:
         state, payload = ckpt.load_checkpoint(path, self.model)
@@ -304,8 +304,6 @@ class Trainer:
             plot_curves(self.logger.path, self.out / "curves.png", title=f"{self.cfg.env} · {self.cfg.algo}")
 
     def _progress(self, label: str, total: int, done: int) -> Any:
-        from algos.trainer.report import progress
-
         return progress(label, total, done, enabled=self.cfg.logging.progress, console=self.console)
 
     def _say(self, text: str) -> None:

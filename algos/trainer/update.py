@@ -80,8 +80,15 @@ def _weight(mask: Tensor, rows: list[int], mode: str) -> float:
 
 
 def rl_step(
-    model: Any, algo: Any, batch: EpisodeBatch, inputs_fn: InputsFn, advantages: Tensor, loss_mask: Tensor,
-    micro_batch_size: int, temperature: float, amp: torch.dtype | None,
+    model: Any,
+    algo: Any,
+    batch: EpisodeBatch,
+    inputs_fn: InputsFn,
+    advantages: Tensor,
+    loss_mask: Tensor,
+    micro_batch_size: int,
+    temperature: float,
+    amp: torch.dtype | None,
 ) -> dict[str, float]:
     """Accumulate the algorithm's loss gradient over micro-batches (no optimizer step); return metrics."""
     mode = algo.config.loss_agg_mode
