@@ -25,6 +25,12 @@ ENVS: dict[str, EnvEntry] = {
     e.id: e
     for e in [
         EnvEntry(
+            "mmsearch_gym/DeepSearch-v0",
+            "mmsearch_gym.envs.deep_search:DeepSearchEnv",
+            "OpenSearch-VL multi-hop visual questions over the offline world: perceive the image, search, answer.",
+            {"max_turns": 50, "min_hops": 2, "max_hops": 4},
+        ),
+        EnvEntry(
             "mmsearch_gym/Maze-v0",
             "mmsearch_gym.envs.maze:MazeEnv",
             "VILASR mazes as images: trace routes with path_tracer/object_mapper, then answer (moves or multiple choice).",

@@ -18,7 +18,7 @@ from rich.table import Table
 
 import envs_registry
 
-from .policies import POLICIES, make_policy
+from .policies import POLICY_NAMES, make_policy
 
 
 @dataclass
@@ -136,10 +136,15 @@ def _cmd_play(args: argparse.Namespace, console: Console) -> int:
 # Modules adding their own subcommands: each has ``register(subparsers)`` that adds parsers
 # with ``set_defaults(func=handler)``, ``handler(args, console) -> int``; they import their
 # heavy dependencies (torch, tantivy …) inside the handler so that ``list`` stays fast.
-COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli", "algos.cli"]
+COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli", "mmsearch_gym.tasks.cli", "algos.cli"]
 # Which module owns which subcommand, so that one command imports only its own module
 # (``list`` and ``play`` never import torch).
-COMMAND_OWNERS: dict[str, str] = {"world": "mmsearch_gym.world.cli", "serve": "mmsearch_gym.world.cli", "train": "algos.cli"}
+COMMAND_OWNERS: dict[str, str] = {
+    "world": "mmsearch_gym.world.cli",
+    "serve": "mmsearch_gym.world.cli",
+    "data": "mmsearch_gym.tasks.cli",
+    "train": "algos.cli",
+}
 
 
 def _modules_for(argv: Sequence[str]) -> list[str]:
@@ -156,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("list", help="list the registered environments").set_defaults(func=_cmd_list)
     p = sub.add_parser("play", help="play scripted policies on an env and print a summary table")
     p.add_argument("env_id")
-    p.add_argument("--policy", action="append", choices=sorted(POLICIES), help="repeat to compare policies")
+    p.add_argument("--policy", action="append", choices=sorted(POLICY_NAMES), help="repeat to compare policies")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--show", action="store_true", help="print every transcript")

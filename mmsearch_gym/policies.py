@@ -37,11 +37,29 @@ class RandomPolicy:
         return env.action_space.sample()
 
 
+class EnvAgentPolicy:
+    """An env's own scripted baseline, e.g. DeepSearch's ``single_search`` and ``no_vision`` agents."""
+
+    def __init__(self, name: str, seed: int | None = None):
+        del seed  # deterministic
+        self.name = name
+
+    def act(self, env: gym.Env) -> Any:
+        base = env.unwrapped
+        if not hasattr(base, "scripted_action"):
+            raise ValueError(f"{base.spec.id if base.spec else type(base).__name__} has no scripted {self.name!r} agent")
+        return base.scripted_action(self.name)
+
+
+ENV_AGENTS = ("single_search", "no_vision")
 POLICIES: dict[str, type] = {"oracle": OraclePolicy, "random": RandomPolicy}
+POLICY_NAMES = (*POLICIES, *ENV_AGENTS)
 
 
 def make_policy(name: str, seed: int | None = None) -> ScriptedPolicy:
-    """A scripted policy by name (``oracle`` or ``random``)."""
+    """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``)."""
+    if name in ENV_AGENTS:
+        return EnvAgentPolicy(name, seed=seed)
     if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")
     return POLICIES[name](seed=seed)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest
-from mmsearch_gym.policies import POLICIES, ScriptedPolicy, make_policy
+from mmsearch_gym.policies import POLICY_NAMES, ScriptedPolicy, make_policy
 
 
 class ScriptedTextPolicy:
@@ -21,8 +21,8 @@ class ScriptedTextPolicy:
 
     def __init__(self, policy: str | ScriptedPolicy = "oracle", seed: int | None = None):
         if isinstance(policy, str):
-            if policy not in POLICIES:
-                raise ValueError(f"unknown scripted policy {policy!r}; choose one of {', '.join(POLICIES)}")
+            if policy not in POLICY_NAMES:
+                raise ValueError(f"unknown scripted policy {policy!r}; choose one of {', '.join(POLICY_NAMES)}")
             self.name = policy
             self.policy: Any = make_policy(policy, seed=seed)
         else:

@@ -67,10 +67,12 @@ class ImageStore:
         return arr
 
     def add(self, image: np.ndarray, source: str = "") -> str:
-        """Store ``image`` and return its new id."""
+        """Store a read-only copy of ``image`` (the caller's array is left as it was) and return its new id."""
         if len(self._images) >= self.max_images:
             raise ImageLimitError(f"this episode already holds {self.max_images} images, the most allowed")
         arr = self.check(image)
+        if isinstance(image, np.ndarray) and np.may_share_memory(arr, image):
+            arr = arr.copy()  # e.g. a search backend's cached thumbnail: episodes must not share it
         arr.setflags(write=False)
         image_id = f"img_{len(self._images) + 1}"
         self._images[image_id] = arr
