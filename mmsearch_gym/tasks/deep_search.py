@@ -16,7 +16,9 @@ their own data):
    entity's name or alias, or when one ``text_search`` of the question collapses the
    search: ``en``'s page in the top ``filter_top_k`` hits, or the answer in the top hit.
 
-Each task is tagged with its hops, the tools it needs and a difficulty.
+Each task is tagged with its hops, the tools it needs and a difficulty: ``meta["difficulty_score"]
+= 0.45·(hops−1)/3 + 0.35·(anchor perception difficulty) + 0.2·(clues per hop / 2, at most 1)``,
+binned at 0.45 and 0.65 (about the terciles on the default world) into easy, medium and hard.
 """
 
 from __future__ import annotations
@@ -325,7 +327,8 @@ class TaskSampler:
         required = list(dict.fromkeys([*anchor.required_tools, "text_search", "visit"]))
         n_clues = sum(len(c) for _, _, c in steps)
         score = 0.45 * (len(steps) - 1) / 3 + 0.35 * anchor.difficulty + 0.2 * min(n_clues / (2 * len(steps)), 1.0)
-        difficulty = "easy" if score < 0.35 else "medium" if score < 0.6 else "hard"
+        # thresholds near the terciles of the default world's tasks
+        difficulty = "easy" if score < 0.45 else "medium" if score < 0.65 else "hard"
         digest = hashlib.sha1(f"{question}|{answers[0]}|{kind}".encode()).hexdigest()[:10]
         return DeepSearchTask(
             task_id=f"ds-{len(steps)}hop-{kind}-{digest}",
@@ -347,6 +350,7 @@ class TaskSampler:
             },
             required_tools=required,
             difficulty=difficulty,
+            meta={"difficulty_score": round(score, 3)},
         )
 
 

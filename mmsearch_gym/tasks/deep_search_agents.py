@@ -153,14 +153,18 @@ class _Episode:
             searched = any(t.tool == "text_search" and node["name"] in str(t.arguments) for t in self.ok)
             if searched:
                 break
+            rel = self.task.relations[i - 1]["relation"].replace("_", " ")
+            clues = " and ".join(self.task.clues[i - 1]) if i - 1 < len(self.task.clues) else ""
+            fits = f", the {node['type']} {clues}" if clues else ""
             return _call(
-                f"The page says the next step is {node['name']}; I search for its page.",
+                f"{self.path[i - 1]['name']}'s page names {node['name']} ({rel}){fits}; I search for its page.",
                 "text_search",
                 query=node["name"],
             )
         else:
             answer = _read_answer(self.task, self.visited[self.path[-1]["url"]])
-            return _answer("The last page states the answer.", answer or GIVE_UP)
+            what = "name" if self.task.asked == "name" else self.task.asked_label
+            return _answer(f"The page of {self.path[-1]['name']} gives the {what}: {answer}.", answer or GIVE_UP)
         return _answer("I could not follow the chain further.", GIVE_UP)
 
     def _goal(self, i: int) -> str:
