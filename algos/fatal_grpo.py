@@ -9,7 +9,7 @@ turns, so all of its tokens stay). Then:
    (RLOO by default, as in the released script; ``estimator="grpo"`` for GRPO).
 3. One-sided clamp for flagged members: ``A = max(A, 0)``, so a broken trajectory can be
    pulled up by its good prefix but never pushes the policy away from it; at worst its
-   gradient is zero.
+   gradient is zero. (``clamp_unanswered=False`` exempts the unanswered ones, see below.)
 4. Mask: every assistant token of a flagged trajectory with turn index >= f is out of the
    loss (its tool errors are the env's fault as much as the policy's, and the tokens after
    the cascade are noise).
@@ -23,6 +23,23 @@ baseline. Default (``drop_from_group=False``): it stays in with reward 0, as "re
 dropped" reads; ``drop_from_group=True`` takes it out of the group statistics too.
 ``clamp_fatal`` and ``mask_fatal`` switch the two mechanisms off for the paper's ablations
 (with ``mask_fatal=False`` every response token stays, f = 0 samples included).
+
+``clamp_unanswered`` (ours, not in the paper). The paper clamps every flagged trajectory,
+and "no cascade but no answer (turn or token limit) -> f = len(steps), all tokens kept,
+trajectory still flagged" puts unanswered ones among them. Default ``True`` is that
+behaviour. With ``False`` the clamp applies to cascade-fatal trajectories only; a trajectory
+flagged only for ending without an answer keeps its raw advantage, negative included.
+Reason: with one turn (or few), a reply that does not parse ends the episode unanswered;
+clamped, such a reply can never get a negative advantage while a wrong answer can, so
+not answering becomes the safe choice (on single-turn Maze the fatal rate went from 0.34 to
+1.0 in 20 RL steps, ``examples/train_tiny_maze.py``). The two kinds are told apart from the
+batch alone: an unanswered trajectory has f = number of turns, so none of its response
+tokens has turn index >= f (``turn_index.max(dim=1).values < fatal_turn``), while a cascade
+trajectory has tokens at the cascade's turns f, f+1, ... . f = 0 samples always count as
+cascade-fatal (dropped, and clamped). Caveat: a cascade trajectory whose tokens from turn f
+on were cut from the batch (truncated to a fixed width) has no token at turn >= f and is read
+as unanswered. The mask is the same either way: an unanswered trajectory has no token at
+turn >= f, so it keeps all of them.
 """
 
 from __future__ import annotations
@@ -42,13 +59,18 @@ ESTIMATORS = ("rloo", "grpo")
 
 @dataclass(kw_only=True)
 class FatalGRPOConfig(GroupNormConfig):
-    """``estimator``: rloo | grpo (``scale_rewards``/``eps`` apply to grpo only)."""
+    """``estimator``: rloo | grpo (``scale_rewards``/``eps`` apply to grpo only).
+
+    ``clamp_fatal``: one-sided clamp of flagged trajectories; ``clamp_unanswered=False``
+    exempts those flagged only for ending without an answer (see the module docstring).
+    """
 
     estimator: str = "rloo"
     clip_high: float = 0.28
     kl_coef: float = 0.001
     loss_agg_mode: str = "seq-mean-token-sum"
     clamp_fatal: bool = True
+    clamp_unanswered: bool = True
     mask_fatal: bool = True
     drop_from_group: bool = False
 
@@ -80,7 +102,10 @@ class FatalGRPO(Algorithm):
         else:
             adv = core.grpo_advantages(rewards, group_ids, cfg.scale_rewards, cfg.eps)
         if cfg.clamp_fatal:
-            adv = torch.where(batch.fatal_turn >= 0, adv.clamp(min=0), adv)
+            clamped = batch.fatal_turn >= 0
+            if not cfg.clamp_unanswered:
+                clamped = clamped & ~unanswered(batch)
+            adv = torch.where(clamped, adv.clamp(min=0), adv)
         return adv
 
     def loss_mask(self, batch: EpisodeBatch, rewards: Tensor) -> Tensor:
@@ -89,3 +114,10 @@ class FatalGRPO(Algorithm):
             flagged = (batch.fatal_turn >= 0)[:, None]
             mask = mask & ~(flagged & (batch.turn_index >= batch.fatal_turn[:, None]))
         return mask
+
+
+def unanswered(batch: EpisodeBatch) -> Tensor:
+    """[B] bool: flagged (f >= 1) with no response token at turn >= f, i.e. ended without an
+    answer rather than by an error cascade (f = number of turns). f = 0 samples are False."""
+    last_turn = batch.turn_index.max(dim=1).values  # NO_TURN (-1) for a row without response tokens
+    return (batch.fatal_turn > 0) & (last_turn < batch.fatal_turn)

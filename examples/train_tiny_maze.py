@@ -14,11 +14,16 @@ Phases: SFT on 512 oracle trajectories, then RL with ``fatal_grpo`` (RLOO baseli
 0.28, ``seq-mean-token-sum``) over 8 tasks x 8 episodes per step, sampled at temperature 1.
 Two settings differ from the paper's defaults, on purpose:
 
-- ``clamp_fatal=False``: with one turn, every reply that does not parse ends the episode
-  unanswered, which the env flags fatal (OpenSearch-VL's no-answer rule); the one-sided clamp
-  then never lets such replies get a negative advantage while wrong answers do, and the
-  policy learns to stop answering (fatal rate 0.34 -> 1.0 within 20 RL steps at lr 1e-3).
-  ``--clamp`` restores the paper's behaviour.
+- ``clamp_unanswered=False`` (``--clamp cascade``, the default): the paper's one-sided clamp
+  ``A = max(A, 0)`` stays on for error cascades, but not for episodes flagged only because
+  they ended without an answer. With one turn, every reply that does not parse ends the
+  episode unanswered, which the env flags fatal (OpenSearch-VL's no-answer rule); clamped,
+  such replies never get a negative advantage while wrong answers do, and the policy learns
+  to stop answering: with the paper's clamp on every flagged episode (``--clamp all``) the
+  fatal rate went 0.34 -> 1.0 within 20 RL steps at lr 1e-3. ``--clamp none`` turns the
+  clamp off altogether (``clamp_fatal=False``, what this example used before).
+  With ``max_turns=1`` no cascade of K=3 errors fits in an episode, so ``cascade`` and
+  ``none`` train alike here; they differ with more turns.
 - ``kl_coef=0`` (no reference model), as in DAPO and Dr. GRPO; ``--kl`` sets one.
 
 Success on held-out tasks (greedy decoding, task seeds never used in training) is measured
@@ -44,6 +49,13 @@ from algos.trainer import TrainConfig, Trainer, load_config
 
 ENV = "mmsearch_gym/Maze-v0"
 
+# --clamp: which flagged episodes get fatal_grpo's one-sided clamp A = max(A, 0)
+CLAMPS = {
+    "all": {"clamp_fatal": True, "clamp_unanswered": True},  # the paper: every flagged episode
+    "cascade": {"clamp_fatal": True, "clamp_unanswered": False},  # error cascades only
+    "none": {"clamp_fatal": False},
+}
+
 
 def config(args: argparse.Namespace, out: Path, model: Path) -> dict[str, Any]:
     """The run's configuration (``--smoke`` shrinks every count to its minimum)."""
@@ -56,7 +68,7 @@ def config(args: argparse.Namespace, out: Path, model: Path) -> dict[str, Any]:
         "out_dir": str(out / "run"),
         "seed": args.seed,
         "env_kwargs": {"size": 2, "text_maze": True, "question_types": ["moves"], "max_turns": 1},
-        "algo_options": {"kl_coef": kl, "clamp_fatal": args.clamp},
+        "algo_options": {"kl_coef": kl, **CLAMPS[args.clamp]},
         "ref_model": "init" if kl > 0 else None,
         "rollout": {
             "tasks_per_step": 2 if smoke else 8,
@@ -98,7 +110,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rl-steps", type=int, default=80)
     parser.add_argument("--eval-episodes", type=int, default=64)
     parser.add_argument("--kl", type=float, default=0.0, help="kl_coef to the SFT model (0: no reference model)")
-    parser.add_argument("--clamp", action="store_true", help="fatal_grpo's one-sided clamp of flagged episodes")
+    parser.add_argument(
+        "--clamp",
+        choices=sorted(CLAMPS),
+        default="cascade",
+        help="fatal_grpo's one-sided clamp: all flagged episodes (the paper), error cascades only "
+        "(default; unanswered episodes keep negative advantages) or none",
+    )
     parser.add_argument("--smoke", action="store_true", help="one step of each phase, tiny sizes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
