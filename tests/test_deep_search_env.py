@@ -249,3 +249,29 @@ def test_given_task_is_played_as_is(env):
     task = DeepSearchTask("t-given", "What colour is the sky?", ["blue"], image=np.zeros((8, 8, 3), np.uint8))
     obs, info = env.reset(options={"task": task})
     assert info["task_id"] == "t-given" and obs["text"].startswith("What colour is the sky?")
+
+
+def test_generated_tasks_over_a_served_world(tmp_path):
+    """Rollout workers share one ``mmsearch-gym serve``; each generates tasks from the same world folder."""
+    from mmsearch_gym.world import build_world
+    from mmsearch_gym.world.backend import LocalWorldBackend
+    from mmsearch_gym.world.server import WorldServer
+
+    path = build_world(tmp_path / "w", 300, 7)
+    server = WorldServer(LocalWorldBackend(path), "127.0.0.1", 0)
+    server.start()
+    try:
+        with pytest.raises(ValueError, match="world=DIR"):
+            DeepSearchEnv(backend=server.url)
+        env = gym.make(ENV_ID, backend=server.url, world=path)
+        local = gym.make(ENV_ID, backend=f"world:{path}")
+        for seed in (0, 1, 2):
+            result = _play(env, "oracle", seed)
+            assert result["success"]
+            local.reset(seed=seed)  # the same seed gives the same task whichever way the world is reached
+            assert local.unwrapped.ds_task.question == env.unwrapped.ds_task.question
+        env.close()
+        local.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -75,6 +75,9 @@ class DeepSearchEnv(ToolEnv):
     ## Arguments
     - ``backend``: search backend spec (``None``: the cached default world; ``"world:DIR"``; a
       ``serve`` url; ``{"kind": "searxng" | "mediawiki" | "serper" | "tavily", …}``).
+    - ``world``: a built world folder to generate tasks from when the backend is not a local
+      world, e.g. ``backend="http://127.0.0.1:8765", world=DIR`` for rollout workers sharing one
+      ``mmsearch-gym serve`` of that world.
     - ``dataset``: a folder written by ``mmsearch-gym data build deep_search`` (or any folder with a
       ``tasks.jsonl`` in that format); required when the backend is not an offline world.
     - ``tools``: the tools offered (default all eight); ``min_hops``/``max_hops`` (2, 4),
@@ -103,6 +106,7 @@ class DeepSearchEnv(ToolEnv):
         self,
         backend: Any = None,
         dataset: str | Path | None = None,
+        world: str | Path | None = None,
         tools: Sequence[str] = ALL_TOOLS,
         min_hops: int = 2,
         max_hops: int = 4,
@@ -131,6 +135,9 @@ class DeepSearchEnv(ToolEnv):
         self.judge = make_judge(judge)
         self.backend = shared_backend(backend)  # built (or opened) now, not on the first search
         self.world = getattr(self.backend, "world", None)
+        article_text = None
+        if world is not None:
+            self.world, article_text = _load_world_folder(Path(world))
         self.dataset: list[DeepSearchTask] | None = None
         self.dataset_root: Path | None = None
         if dataset is not None:
@@ -142,11 +149,12 @@ class DeepSearchEnv(ToolEnv):
         elif self.world is None:
             raise ValueError(
                 f"the search backend {type(self.backend).__name__} has no offline world to generate tasks from; "
-                "pass dataset=DIR (a folder with tasks.jsonl, e.g. from `mmsearch-gym data build deep_search`)"
+                "pass dataset=DIR (a folder with tasks.jsonl, e.g. from `mmsearch-gym data build deep_search`) "
+                "or world=DIR (the world folder a `mmsearch-gym serve` backend serves)"
             )
         else:
             self.sampler = TaskSampler(
-                self.world, self.backend, min_hops=min_hops, max_hops=max_hops,
+                self.world, self.backend, min_hops=min_hops, max_hops=max_hops, article_text=article_text,
                 anchor_weights=anchor_weights, answer_weights=answer_weights,
             )  # fmt: skip
         super().__init__(
@@ -240,3 +248,15 @@ class DeepSearchEnv(ToolEnv):
             ids = list(self.world.entities)
             return self.world.entity(ids[int(rng.integers(len(ids)))]).name
         return "I do not know"
+
+
+def _load_world_folder(path: Path) -> tuple[Any, Any]:
+    """The graph of a built world folder and its article texts (for generating tasks)."""
+    from ..world.store import iter_articles, load_world, read_manifest
+
+    if read_manifest(path) is None:
+        raise FileNotFoundError(
+            f"{path} is not a built world (no manifest.json); run `mmsearch-gym world build --out {path}`"
+        )
+    texts = {a.doc_id: a.text for a in iter_articles(path)}
+    return load_world(path), texts.__getitem__
