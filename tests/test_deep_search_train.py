@@ -63,3 +63,17 @@ def test_train_command_runs_sft_and_rl_on_deep_search(tok, tmp_path, monkeypatch
     assert sft["n_tokens"] > 500 and math.isfinite(sft["loss"]) and sft["grad_norm"] > 0
     assert {"reward_accuracy", "reward_format", "reward_query"} <= set(rl)  # DeepSearch's components reach the logs
     assert (out / "curves.png").is_file()
+
+
+def test_env_baseline_agents_play_in_async_vector_env_workers():
+    """``ScriptedTextPolicy("no_vision")`` asks each worker's env for its own scripted agent's turn."""
+    engine = RolloutEngine(ScriptedTextPolicy("no_vision"), SamplingParams(max_new_tokens=600))
+    expected = engine.rollout([gym.make(ENV_ID) for _ in range(2)], seeds=[31, 32])
+    vec = gym.vector.AsyncVectorEnv([lambda: gym.make(ENV_ID) for _ in range(2)], shared_memory=False)
+    try:
+        got = engine.rollout(vec, seeds=[31, 32])
+    finally:
+        vec.close()
+    assert [r.to_dict() for r in got.records] == [r.to_dict() for r in expected.records]
+    first_calls = [r.turns[0].tool for r in got.records]
+    assert first_calls == ["image_search", "image_search"]  # no perception tools: reverse search of the raw image

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest
-from mmsearch_gym.policies import POLICY_NAMES, ScriptedPolicy, make_policy
+from mmsearch_gym.policies import ENV_AGENTS, POLICY_NAMES, ScriptedPolicy, make_policy
 
 
 class ScriptedTextPolicy:
@@ -37,6 +37,8 @@ class ScriptedTextPolicy:
                 out.append(self.policy.act(req.env))
             elif req.call is not None and self.name in self._METHODS:
                 out.append(req.call(self._METHODS[self.name]))
+            elif req.call is not None and self.name in ENV_AGENTS:
+                out.append(req.call("scripted_action", self.name))  # e.g. DeepSearch's no_vision agent
             else:
                 raise PolicyError(
                     f"scripted policy {self.name!r} needs the env in this process (use a list of envs or a sync vector env)"
