@@ -1,6 +1,6 @@
 """Train a tiny text model on Maze-v0 on the CPU: SFT on oracle trajectories, then RL with fatal_grpo.
 
-    python examples/train_tiny_maze.py                  # 10-12 minutes on 2 CPU cores
+    python examples/train_tiny_maze.py                  # about 11 minutes on 2 CPU cores
     python examples/train_tiny_maze.py --smoke          # seconds: one step of each phase
 
 Builds a tokenizer and a small Qwen2-style model (hidden 64, 2 layers) locally, nothing
@@ -10,7 +10,8 @@ list. ``max_turns=1`` keeps episodes to the answer turn; with more turns the ora
 draws the route with ``path_tracer``, a JSON call with pixel coordinates three times longer
 than the answer, more than a model this size learns in the time budget.
 
-Phases: SFT on 512 oracle trajectories, then RL with ``fatal_grpo`` (RLOO baseline, clip-high
+Phases: SFT on 512 oracle trajectories (900 steps of 16: 300 steps left the model at 0%
+held-out success, 900 reach about 60%), then RL with ``fatal_grpo`` (RLOO baseline, clip-high
 0.28, ``seq-mean-token-sum``) over 8 tasks x 8 episodes per step, sampled at temperature 1.
 Two settings differ from the paper's defaults, on purpose:
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="runs/tiny_maze", help="output directory (replaced)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sft-steps", type=int, default=300)
+    parser.add_argument("--sft-steps", type=int, default=900)
     parser.add_argument("--rl-steps", type=int, default=80)
     parser.add_argument("--eval-episodes", type=int, default=64)
     parser.add_argument("--kl", type=float, default=0.0, help="kl_coef to the SFT model (0: no reference model)")
