@@ -1,11 +1,9 @@
 """Reward models: strict parsing, the rule-based default, the HTTP and local-HF backends."""
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from chat_server import ChatServer, completion
 
 from algos.reward_models import (
     AGENT_RUBRIC,
@@ -99,58 +97,30 @@ def test_rule_reward_model_checks():
 VALID = "<think>fine</think><critique>Check the second source.</critique><score>0.8</score>"
 
 
-class _Server:
-    """Serves queued (status, body) replies and records each request."""
-
-    def __init__(self):
-        self.replies, self.requests = [], []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append((self.path, dict(self.headers), json.loads(body)))
-                status, reply = outer.replies.pop(0) if outer.replies else (200, _completion(VALID))
-                data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _completion(text):
-    return {"choices": [{"message": {"role": "assistant", "content": text}}]}
+def _server() -> ChatServer:
+    """Serves the queued ``server.replies`` ((status, body) pairs), then valid critiques."""
+    srv = ChatServer(lambda i: srv.replies.pop(0) if srv.replies else (200, completion(VALID)))
+    srv.replies = []
+    return srv
 
 
 @pytest.fixture
 def server():
-    s = _Server()
-    yield s
-    s.close()
+    with _server() as s:
+        yield s
 
 
 def _rm(server, **kw):
     from algos.reward_models import OpenAIRewardModel
 
-    return OpenAIRewardModel(server.url, "rrm-test", api_key="k", backoff=0.0, timeout=5.0, **kw)
+    return OpenAIRewardModel(server.api, "rrm-test", api_key="k", backoff=0.0, timeout=5.0, **kw)
 
 
 def test_http_backend_scores(server):
     out = _rm(server).score("Q?", [{"role": "assistant", "content": "<answer>A</answer>"}])
     assert out.valid and tuple(out) == (0.8, "Check the second source.", "fine")
-    path, headers, body = server.requests[0]
+    first = server.requests[0]
+    path, headers, body = first["path"], first["headers"], first["body"]
     assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer k"
     assert body["model"] == "rrm-test" and body["temperature"] == 0.0
     assert body["messages"][0] == {"role": "system", "content": AGENT_RUBRIC}
@@ -159,7 +129,7 @@ def test_http_backend_scores(server):
         and "[assistant]\n<answer>A</answer>" in body["messages"][1]["content"]
     )
     _rm(server, rubric="thinking").score("Q?", "t")
-    assert server.requests[1][2]["messages"][0]["content"] == THINKING_RUBRIC
+    assert server.requests[1]["body"]["messages"][0]["content"] == THINKING_RUBRIC
 
 
 def test_http_backend_retries_then_succeeds(server):
@@ -182,7 +152,7 @@ def test_http_backend_failure_raises_or_falls_back(server):
 
 
 def test_http_backend_garbage_is_malformed(server):
-    server.replies = [(200, "not json"), (200, {"choices": []}), (200, _completion("I think 0.9"))]
+    server.replies = [(200, "not json"), (200, {"choices": []}), (200, completion("I think 0.9"))]
     outs = [_rm(server).score("Q", "t") for _ in range(3)]
     assert [o.valid for o in outs] == [False, False, False]
     assert [o.score for o in outs] == [0.0, 0.0, 0.0]
@@ -190,8 +160,8 @@ def test_http_backend_garbage_is_malformed(server):
 
 
 def test_http_backend_unreachable():
-    s = _Server()
-    url = s.url
+    s = _server()
+    url = s.api
     s.close()  # nothing listens on that port any more
     from algos.reward_models import OpenAIRewardModel
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from chat_server import ChatServer, completion
 
 import mmsearch_gym  # noqa: F401  (registers the ids)
 from mmsearch_gym.envs.deep_search import DeepSearchEnv
@@ -130,44 +128,29 @@ def test_max_model_calls_truncate_and_flag_unanswered(env):
     assert gym.make(ENV_ID).unwrapped.max_turns == 50
 
 
-class _Judge(BaseHTTPRequestHandler):
-    verdicts: ClassVar[list[str]] = []
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        verdict = self.verdicts.pop(0) if self.verdicts else "500"
-        if verdict == "500":
-            self.send_response(500)
-            self.end_headers()
-            return
-        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": verdict}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture()
-def judge_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def judge():
+    """A judge on 127.0.0.1 answering ``judge.verdicts`` in turn; "500" (and an empty queue) is a server error."""
+    verdicts: list[str] = []
+
+    def script(i: int) -> tuple[int, object]:
+        verdict = verdicts.pop(0) if verdicts else "500"
+        return (500, "") if verdict == "500" else (200, completion(verdict))
+
+    with ChatServer(script) as srv:
+        srv.verdicts = verdicts
+        yield srv
 
 
-def test_http_judge_decides_accuracy_and_falls_back_to_rules_when_down(judge_url):
-    spec = {"kind": "http", "base_url": judge_url, "model": "judge", "retries": 0, "timeout_s": 5}
+def test_http_judge_decides_accuracy_and_falls_back_to_rules_when_down(judge):
+    spec = {"kind": "http", "base_url": judge.url, "model": "judge", "retries": 0, "timeout_s": 5}
     env = gym.make(ENV_ID, judge=spec)
-    _Judge.verdicts[:] = ["no"]
+    judge.verdicts[:] = ["no"]
     env.reset(seed=3)
     gold = env.unwrapped.ds_task.answers[0]
     _, _, _, _, info = env.step(f"<think>x</think><answer>{gold}</answer>")
     assert info["reward_components"]["accuracy"] == 0.0  # the HTTP judge said no
-    _Judge.verdicts[:] = ["500"]
+    judge.verdicts[:] = ["500"]
     env.reset(seed=3)
     _, _, _, _, info = env.step(f"<think>x</think><answer>{gold}</answer>")
     assert info["reward_components"]["accuracy"] == 1.0 and "judge_error" in info["evaluation"]

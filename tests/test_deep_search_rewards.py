@@ -1,11 +1,10 @@
 """OpenSearch-VL's reward: answer checks, r_fmt, the rule-based r_query, the formula and the judges."""
 
 import json
-import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from chat_server import ChatServer, completion
 
 from mmsearch_gym.core.record import TurnRecord
 from mmsearch_gym.rewards.deep_search import (
@@ -289,54 +288,24 @@ def test_deep_search_reward_formula():
 KEY = "sk-judge-SECRET-1234"
 
 
-class _JudgeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        self.replies: deque[tuple[int, str]] = deque()  # (status, reply text or error body)
-        self.requests: list[dict] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _JudgeServer
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        status, text = self.server.replies.popleft() if self.server.replies else (200, "yes")
-        payload = (
-            {"choices": [{"message": {"role": "assistant", "content": text}}]} if status == 200 else {"error": text}
-        )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def server(monkeypatch):
+    """A judge on 127.0.0.1: ``server.replies`` queues (status, verdict text or error text); then "yes"."""
     monkeypatch.setenv("JUDGE_KEY", KEY)
-    srv = _JudgeServer()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    replies: deque[tuple[int, str]] = deque()
+
+    def script(i: int) -> tuple[int, dict]:
+        status, text = replies.popleft() if replies else (200, "yes")
+        return status, completion(text) if status == 200 else {"error": text}
+
+    with ChatServer(script) as srv:
+        srv.replies = replies
+        yield srv
 
 
 def _judge(server, **kw):
     opts = {"api_key_env": "JUDGE_KEY", "timeout_s": 2.0, "retries": 2, "backoff_s": 0.01, **kw}
-    return HTTPJudge(server.url + "/v1", "judge-model", **opts)
+    return HTTPJudge(server.api, "judge-model", **opts)
 
 
 def test_http_judge_yes_and_no(server):

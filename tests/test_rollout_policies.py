@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from chat_server import ChatServer, completion
 
 import mmsearch_gym  # noqa: F401
 from algos import tiny
@@ -33,47 +31,12 @@ ENV = "mmsearch_gym/Maze-v0"
 ANSWER = "<think>I guess.</think><answer>R, D</answer>"
 
 
-class Server:
-    """A chat-completions server on 127.0.0.1 that answers from a script of (status, body) replies."""
-
-    def __init__(self, script):
-        self.script, self.requests = script, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append((self.path, body))
-                status, reply = outer.script(len(outer.requests) - 1)
-                data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def completion(text: str) -> dict:
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-
-
 @pytest.fixture
 def server():
     servers = []
 
     def start(script):
-        servers.append(Server(script))
+        servers.append(ChatServer(script))
         return servers[-1]
 
     yield start
@@ -84,10 +47,10 @@ def server():
 def test_http_policy_plays_episodes_with_images(server):
     srv = server(lambda i: (200, completion(ANSWER)))
     envs = [gym.make(ENV, size=2, question_types=("moves",)) for _ in range(3)]
-    policy = HTTPPolicy(srv.url, "served-model", max_retries=0)
+    policy = HTTPPolicy(srv.api, "served-model", max_retries=0)
     result = RolloutEngine(policy, SamplingParams(max_new_tokens=64, temperature=0.0)).rollout(envs, seeds=[0, 1, 2])
-    assert len(srv.requests) == 3 and all(path == "/v1/chat/completions" for path, _ in srv.requests)
-    body = srv.requests[0][1]
+    assert len(srv.requests) == 3 and all(r["path"] == "/v1/chat/completions" for r in srv.requests)
+    body = srv.requests[0]["body"]
     assert body["model"] == "served-model" and body["max_tokens"] == 64 and body["temperature"] == 0.0
     system, user = body["messages"]
     assert system["role"] == "system" and isinstance(system["content"], str)
@@ -109,16 +72,16 @@ def test_http_server_failing_mid_rollout_raises_a_clear_error(server):
 
     srv = server(script)
     envs = [gym.make(ENV, size=2, question_types=("moves",)) for _ in range(2)]
-    policy = HTTPPolicy(srv.url, "m", max_retries=2, backoff=0.01)
+    policy = HTTPPolicy(srv.api, "m", max_retries=2, backoff=0.01)
     with pytest.raises(PolicyError, match=r"failed after 3 attempts; last error: HTTP 500: 'boom'") as err:
         RolloutEngine(policy).rollout(envs, seeds=[0, 1])
-    assert srv.url in str(err.value)
+    assert srv.api in str(err.value)
     assert len(srv.requests) == 2 + 2 * 3  # two good turns, then 3 attempts for each episode
 
 
 def test_http_transient_failure_is_retried(server):
     srv = server(lambda i: (503, "busy") if i == 0 else (200, completion(ANSWER)))
-    text = HTTPPolicy(srv.url, "m", max_retries=1, backoff=0.01).act(
+    text = HTTPPolicy(srv.api, "m", max_retries=1, backoff=0.01).act(
         [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams()
     )
     assert text == [ANSWER] and len(srv.requests) == 2
@@ -135,7 +98,7 @@ def test_http_transient_failure_is_retried(server):
 def test_http_bad_replies(server, status, reply, match):
     srv = server(lambda i: (status, reply))
     with pytest.raises(PolicyError, match=match):
-        HTTPPolicy(srv.url, "m", max_retries=3, backoff=0.01).act(
+        HTTPPolicy(srv.api, "m", max_retries=3, backoff=0.01).act(
             [types.SimpleNamespace(messages=[{"role": "user", "content": "hi", "images": []}])], SamplingParams()
         )
     assert len(srv.requests) == 1  # not retried
