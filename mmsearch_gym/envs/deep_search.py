@@ -10,12 +10,11 @@ import numpy as np
 
 from ..core.env import Score, Task, ToolEnv, _check_int
 from ..core.tool import Tool
-from ..rewards.deep_search import deep_search_reward, format_score, query_score
+from ..rewards.deep_search import PERCEPTION_TOOLS, deep_search_reward, format_score, query_score
 from ..rewards.judge import JudgeError, RuleJudge, make_judge
 from ..tasks.deep_search import DeepSearchTask, TaskSampler
 
 SEARCH_TOOLS = ("text_search", "image_search", "visit")
-PERCEPTION_TOOLS = ("crop", "sharpen", "super_resolution", "perspective_correct", "ocr")
 ALL_TOOLS = SEARCH_TOOLS + PERCEPTION_TOOLS
 
 
@@ -224,7 +223,7 @@ class DeepSearchEnv(ToolEnv):
             except JudgeError as err:
                 details["judge_error"] = str(err)
                 accuracy = float(RuleJudge()(task.question, answer, task.answers))
-        fatal_turn = self._fatal_turn if self._is_fatal else None
+        fatal_turn = self._fatal_turn  # None unless the episode is fatal
         fmt = format_score(record.turns, fatal_turn)
         query, criteria = query_score(record.turns, fatal_turn, task.evidence_urls, has_image=bool(self.task.images))
         overall = deep_search_reward(accuracy, fmt, query, self.acc_weight, self.query_weight)

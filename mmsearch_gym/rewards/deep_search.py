@@ -32,7 +32,7 @@ ACCURACY_MODES = ("contains", "exact", "f1")
 CRITERIA = ("image_search_utility", "text_search_utility", "query_progression", "complementarity", "evidence_vs_noise")
 TEXT_SEARCH_TOOLS = frozenset({"text_search", "web_search"})
 IMAGE_SEARCH_TOOLS = frozenset({"image_search"})
-PERCEPTION_TOOLS = frozenset({"crop", "ocr", "perspective_correct", "super_resolution", "sharpen"})
+PERCEPTION_TOOLS = ("crop", "sharpen", "super_resolution", "perspective_correct", "ocr")  # in the order envs offer them
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _DECIMAL = re.compile(r"(?<!\d)(\d+)\.(\d+)(?!\d)")
