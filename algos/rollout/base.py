@@ -61,6 +61,10 @@ class TokenPrompt:
     images: list[np.ndarray] = field(default_factory=list)
     max_new_tokens: int | None = None  # this episode's remaining budget, when below the per-turn limit
 
+    def budget(self, params: SamplingParams) -> int:
+        """Tokens this turn may sample: the per-turn limit, or the episode's remaining budget when smaller."""
+        return min(params.max_new_tokens, self.max_new_tokens or params.max_new_tokens)
+
 
 @dataclass
 class Generation:

@@ -72,7 +72,7 @@ class HFPolicy:
     ) -> list[Generation]:
         if not prompts:
             return []
-        budgets = [min(params.max_new_tokens, p.max_new_tokens or params.max_new_tokens) for p in prompts]
+        budgets = [p.budget(params) for p in prompts]
         inputs = self.batch_inputs(prompts)
         sampling: dict[str, Any] = (
             {"do_sample": False}

@@ -90,7 +90,7 @@ class VLLMPolicy:
     ) -> list[Generation]:
         if not prompts:
             return []
-        budgets = [min(params.max_new_tokens, p.max_new_tokens or params.max_new_tokens) for p in prompts]
+        budgets = [p.budget(params) for p in prompts]
         outputs = self.llm.generate(
             [self.request(p) for p in prompts],
             sampling_params=[self.sampling_params(params, stop_ids, b) for b in budgets],
