@@ -51,13 +51,13 @@ class EnvAgentPolicy:
         return base.scripted_action(self.name)
 
 
-ENV_AGENTS = ("single_search", "no_vision")
+ENV_AGENTS = ("single_search", "no_vision", "blind")
 POLICIES: dict[str, type] = {"oracle": OraclePolicy, "random": RandomPolicy}
 POLICY_NAMES = (*POLICIES, *ENV_AGENTS)
 
 
 def make_policy(name: str, seed: int | None = None) -> ScriptedPolicy:
-    """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``)."""
+    """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``, ``blind``)."""
     if name in ENV_AGENTS:
         return EnvAgentPolicy(name, seed=seed)
     if name not in POLICIES:
