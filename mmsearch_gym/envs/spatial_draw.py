@@ -91,6 +91,11 @@ class SpatialDrawEnv(ToolEnv):
     - ``width``/``height`` (448×336), ``supersample`` (1: render at k× and average down).
     - ``max_turns`` (10), ``fatal_k`` (3), ``max_images`` (45), ``render_mode``.
 
+    Vector envs: ``SyncVectorEnv`` works as is; ``AsyncVectorEnv`` workers each make their own GL
+    context, which a *forked* child cannot do once its parent has rendered: pass
+    ``context="forkserver"`` (or ``"spawn"``) with picklable env fns (``functools.partial(SpatialDrawEnv, …)``)
+    when the parent process also plays the env.
+
     ## Example
     >>> import gymnasium as gym, mmsearch_gym
     >>> env = gym.make("mmsearch_gym/SpatialDraw-v0", scales=("tabletop",))

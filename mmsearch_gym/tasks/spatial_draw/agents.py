@@ -27,7 +27,23 @@ if TYPE_CHECKING:
 
 AGENTS = ("oracle", "blind", "random")
 # task_type/scale → (10th percentile, median, 90th percentile) of the numeric truths
-PRIORS: dict[str, tuple[float, float, float]] = {}
+PRIORS: dict[str, tuple[float, float, float]] = {
+    "absolute_distance/tiny_tabletop": (34.47, 57.54, 129.7),
+    "absolute_distance/tabletop": (19.76, 37.42, 77.21),
+    "absolute_distance/indoor": (1.638, 2.566, 3.917),
+    "absolute_distance/outdoor": (4.894, 9.547, 16.65),
+    "absolute_distance/drone": (31.49, 66.05, 132.9),
+    "object_size/tiny_tabletop": (9.6, 21.86, 47.45),
+    "object_size/tabletop": (7.656, 13.9, 24.97),
+    "object_size/indoor": (0.7659, 0.9901, 1.963),
+    "object_size/outdoor": (0.9406, 1.975, 4.71),
+    "object_size/drone": (4.84, 14.31, 43.85),
+    "area_size/tiny_tabletop": (53.59, 182.8, 603.8),
+    "area_size/tabletop": (2101.0, 6581.0, 20010.0),
+    "area_size/indoor": (10.02, 25.72, 64.45),
+    "area_size/outdoor": (193.2, 558.1, 1568.0),
+    "area_size/drone": (449.9, 742.7, 1374.0),
+}
 MC_PRIOR, TEXT_PRIOR = "A", "red"
 
 
