@@ -90,6 +90,29 @@ def test_multiple_choice_answers_sit_at_a_uniform_letter(renderer, ttype):
     assert set(letters) <= set(LETTERS[:4]) and len(set(letters)) >= 3, letters
 
 
+def test_numeric_answers_spread_over_about_a_decade_so_a_prior_gains_little(renderer):
+    """Size questions ask about an object given the drawn size; the blind's priors span ≥ 0.6 decades per cell."""
+    from mmsearch_gym.tasks.spatial_draw.agents import PRIORS, random_guess
+    from mmsearch_gym.tasks.spatial_draw.generators import SIZE_RANGE
+    from mmsearch_gym.tasks.spatial_draw.scenes import asked_size
+
+    scene = generate_scene("indoor", np.random.default_rng(0), require={"cabinet": 1}, sized=("cabinet", 2.3))
+    cabinet = next(o for o in scene.objects if o.kind == "cabinet")
+    assert asked_size(cabinet.size) == (True, pytest.approx(2.3))
+    task = generate_task(np.random.default_rng(4), "tabletop", "object_size", renderer)
+    lo, hi = SIZE_RANGE["tabletop"]
+    assert lo <= task.truth <= hi and float(task.answer) == pytest.approx(task.truth, rel=5e-3)
+    asked = task.meta["object"]
+    assert asked_size(next(o["size"] for o in task.meta["objects_in_scene"] if o["id"] == asked))[1] * 100 == pytest.approx(task.truth, rel=1e-3)
+    numeric = [t for t, (metric, *_) in TASK_TYPES.items() if metric == "numeric"]
+    assert set(PRIORS) == {f"{t}/{s}" for t in numeric for s in SPECS}
+    for key, (p10, p50, p90) in PRIORS.items():
+        assert p10 < p50 < p90 and np.log10(p90 / p10) >= 0.6, key  # log-uniform over ≥ 0.75 decades
+    guesses = [float(random_guess(task, np.random.default_rng(i))) for i in range(200)]
+    p10, _, p90 = PRIORS["object_size/tabletop"]
+    assert min(guesses) < p10 and max(guesses) > p90  # random covers the whole range, not only 10–90%
+
+
 def test_vilasr_literal_turns_score_format_1():
     env = gym.make(ENV_ID, scales=("tabletop",), task_types=("depth_order",))
     env.reset(seed=1)
@@ -132,22 +155,56 @@ def test_blind_and_random_answer_without_drawing_and_score_by_metric():
     assert len(env.unwrapped.episode_record().turns) == 1
 
 
-def test_check_env_and_vector_envs():
+@pytest.mark.timeout(180)
+def test_check_env_and_vector_envs_with_the_default_fork_context_after_the_parent_rendered():
     from gymnasium.utils.env_checker import check_env
     import warnings
 
     env = gym.make(ENV_ID, scales=("tiny_tabletop",), task_types=("object_size",))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_env(env.unwrapped, skip_render_check=True)
+        check_env(env.unwrapped, skip_render_check=True)  # this process has rendered now
     fns = [functools.partial(SpatialDrawEnv, scales=("tabletop",), task_types=("depth_order",))] * 2
-    # forkserver: a forked child cannot use the GL context of a parent that has already rendered (see the manual)
-    for vec in (gym.vector.SyncVectorEnv(fns), gym.vector.AsyncVectorEnv(fns, shared_memory=False, context="forkserver")):
-        obs, info = vec.reset(seed=3)
-        assert len(obs["text"]) == 2 and list(info["scale"]) == ["tabletop", "tabletop"]
-        obs, reward, term, trunc, info = vec.step([env.unwrapped.scripted_action("blind")] * 2)
-        assert term.all() and list(info["task_type"]) == ["depth_order"] * 2
-        vec.close()
+    sync = gym.vector.SyncVectorEnv(fns)
+    expected, _ = sync.reset(seed=3)
+    # the default context forks: the workers cannot make a GL context and render in helper processes
+    vec = gym.vector.AsyncVectorEnv(fns, shared_memory=False)
+    assert vec.get_attr("render_process") == ("remote", "remote")
+    obs, info = vec.reset(seed=3)
+    assert list(info["scale"]) == ["tabletop", "tabletop"] and list(obs["text"]) == list(expected["text"])
+    for got, want in zip(obs["images"], expected["images"], strict=True):
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(got, want, strict=True))  # same pixels as in-process
+    obs, reward, term, trunc, info = vec.step([env.unwrapped.scripted_action("blind")] * 2)
+    assert term.all() and list(info["task_type"]) == ["depth_order"] * 2
+    vec.close()
+    sync.close()
+
+
+def _render_in_child(renderer, camera, env, queue):
+    frame = renderer.render(camera, env)
+    queue.put((renderer.mode, frame.image.tobytes(), frame.boxes))
+
+
+@pytest.mark.timeout(120)
+def test_a_renderer_inherited_through_fork_renders_the_same_frame(renderer):
+    import multiprocessing as mp
+
+    scene = generate_scene("indoor", np.random.default_rng(5))
+    renderer.load(scene.vertices())
+    cam = main_camera(scene, np.random.default_rng(5))
+    frame = renderer.render(cam, scene.env)
+    assert renderer.mode == "local"
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_render_in_child, args=(renderer, cam, scene.env, queue))
+    child.start()
+    mode, image, boxes = queue.get(timeout=100)
+    child.join(30)
+    assert child.exitcode == 0 and mode == "remote"  # the child re-uploaded the scene to its helper
+    assert image == frame.image.tobytes() and boxes == frame.boxes
+    assert renderer.render(cam, scene.env).image.tobytes() == image  # the parent's context is untouched
+    with pytest.raises(ValueError, match="process must be one of"):
+        Renderer(process="gpu")
 
 
 def test_dataset_build_rl_and_sft_then_play_it(tmp_path):

@@ -91,10 +91,11 @@ class SpatialDrawEnv(ToolEnv):
     - ``width``/``height`` (448×336), ``supersample`` (1: render at k× and average down).
     - ``max_turns`` (10), ``fatal_k`` (3), ``max_images`` (45), ``render_mode``.
 
-    Vector envs: ``SyncVectorEnv`` works as is; ``AsyncVectorEnv`` workers each make their own GL
-    context, which a *forked* child cannot do once its parent has rendered: pass
-    ``context="forkserver"`` (or ``"spawn"``) with picklable env fns (``functools.partial(SpatialDrawEnv, …)``)
-    when the parent process also plays the env.
+    Vector envs: ``SyncVectorEnv`` and ``AsyncVectorEnv`` (any context, the default ``fork``
+    included) work as is. A worker forked after its parent had rendered cannot make a GL context
+    of its own (Mesa's EGL state does not survive ``fork``): it renders in a helper process it
+    starts (``env.unwrapped.render_process == "remote"``; same pixels, about 2 s to start and a
+    frame's copy per render). Workers forked before the parent rendered render in-process.
 
     ## Example
     >>> import gymnasium as gym, mmsearch_gym
@@ -159,6 +160,11 @@ class SpatialDrawEnv(ToolEnv):
         if self._renderer is None:
             self._renderer = Renderer(supersample=self.supersample)
         return self._renderer
+
+    @property
+    def render_process(self) -> str:
+        """Where this env renders: ``"local"`` (this process) or ``"remote"`` (a helper, after a fork)."""
+        return self.renderer.mode
 
     # ---- task ----------------------------------------------------------------------------
     def _new_task(self, rng: np.random.Generator, options: dict[str, Any]) -> Task:
@@ -242,6 +248,8 @@ class SpatialDrawEnv(ToolEnv):
         return f'<think>look here</think><tool_call>{{"name": "object_mapper", "arguments": {{"objects": [{json.dumps(box)}]}}}}</tool_call>'
 
     def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
         self._renderer = None
         super().close()
 

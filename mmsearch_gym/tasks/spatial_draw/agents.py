@@ -5,9 +5,11 @@
 - ``blind`` answers at once from the task type's prior without looking: the most common
   option letter, the training-set median for numbers (per task type and scale: the scale is
   in the prompt), the most common short answer. ``PRIORS`` holds those of a generated
-  training set (seed 12345, 60 tasks per cell); :func:`priors_of` recomputes them from any tasks.
+  training set (seed 12345, 60 tasks per cell: ``python benchmarks/spatial_draw.py --priors``
+  prints them); :func:`priors_of` recomputes them from any tasks.
 - ``random`` answers at once with a guess drawn from the answer format: a uniform option
-  letter, a number log-uniform between the prior's 10th and 90th percentiles, a palette colour.
+  letter, a number log-uniform over the prior's range (its 10th–90th percentiles widened by an
+  eighth of their log span on each side: the whole range of a log-uniform), a palette colour.
 """
 
 from __future__ import annotations
@@ -28,21 +30,21 @@ if TYPE_CHECKING:
 AGENTS = ("oracle", "blind", "random")
 # task_type/scale → (10th percentile, median, 90th percentile) of the numeric truths
 PRIORS: dict[str, tuple[float, float, float]] = {
-    "absolute_distance/tiny_tabletop": (34.47, 57.54, 129.7),
-    "absolute_distance/tabletop": (19.76, 37.42, 77.21),
-    "absolute_distance/indoor": (1.638, 2.566, 3.917),
-    "absolute_distance/outdoor": (4.894, 9.547, 16.65),
-    "absolute_distance/drone": (31.49, 66.05, 132.9),
-    "object_size/tiny_tabletop": (9.6, 21.86, 47.45),
-    "object_size/tabletop": (7.656, 13.9, 24.97),
-    "object_size/indoor": (0.7659, 0.9901, 1.963),
-    "object_size/outdoor": (0.9406, 1.975, 4.71),
-    "object_size/drone": (4.84, 14.31, 43.85),
-    "area_size/tiny_tabletop": (53.59, 182.8, 603.8),
-    "area_size/tabletop": (2101.0, 6581.0, 20010.0),
-    "area_size/indoor": (10.02, 25.72, 64.45),
-    "area_size/outdoor": (193.2, 558.1, 1568.0),
-    "area_size/drone": (449.9, 742.7, 1374.0),
+    "absolute_distance/tiny_tabletop": (24.27, 73.83, 196.7),
+    "absolute_distance/tabletop": (16.12, 44.42, 121.8),
+    "absolute_distance/indoor": (1.268, 2.657, 6.767),
+    "absolute_distance/outdoor": (3.113, 8.125, 21.67),
+    "absolute_distance/drone": (27.69, 76, 195.8),
+    "object_size/tiny_tabletop": (7.513, 19.29, 48.33),
+    "object_size/tabletop": (4.957, 12.19, 29.29),
+    "object_size/indoor": (0.3453, 0.8326, 1.962),
+    "object_size/outdoor": (1.127, 2.894, 7.25),
+    "object_size/drone": (5.399, 15.48, 43.2),
+    "area_size/tiny_tabletop": (50, 128.4, 529.5),
+    "area_size/tabletop": (1969, 4289, 1.771e+04),
+    "area_size/indoor": (8.595, 18.54, 75.27),
+    "area_size/outdoor": (181.9, 374.9, 1400),
+    "area_size/drone": (242.2, 460, 1309),
 }
 MC_PRIOR, TEXT_PRIOR = "A", "red"
 
@@ -75,8 +77,10 @@ def random_guess(task: SpatialTask, rng: np.random.Generator) -> str:
         return LETTERS[int(rng.integers(max(len(task.options), 2)))]
     if task.metric == "text":
         return list(PALETTE)[int(rng.integers(len(PALETTE)))]
-    lo, _, hi = PRIORS.get(f"{task.task_type}/{task.scale}", (0.1, 1.0, 10.0))
-    return _fmt(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+    p10, _, p90 = PRIORS.get(f"{task.task_type}/{task.scale}", (0.1, 1.0, 10.0))
+    lo, hi = np.log(p10), np.log(p90)
+    pad = (hi - lo) / 8  # the 10th–90th percentiles of a log-uniform cover 80% of its log range
+    return _fmt(float(np.exp(rng.uniform(lo - pad, hi + pad))))
 
 
 def _fmt(value: float) -> str:

@@ -10,6 +10,7 @@ small); :func:`generate_task` then draws another scene.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from .geometry import Camera
 from .objects import CATALOGUE, PALETTE
 from .render import Renderer
-from .scenes import SCALE_LABELS, SPECS, UNITS, PlacementError, Scene, generate_scene, main_camera
+from .scenes import SCALE_LABELS, SPECS, UNITS, PlacementError, Scene, draw_size, asked_size, generate_scene, main_camera
 from .task import LETTERS, TASK_TYPES, SpatialTask, View, box_item, fmt_number
 
 Gen = dict[str, Any]
@@ -53,7 +54,8 @@ def _ground(o: Any) -> np.ndarray:
 
 def _scale_hint(view: View, ref: int) -> str:
     o, spec = view.scene.by_id(ref), view.scene.spec
-    dim, value = ("tall", o.size[1]) if o.size[1] >= 0.5 * max(o.size[0], o.size[2]) else ("long", max(o.size[0], o.size[2]))
+    tall, value = asked_size(o.size)
+    dim = "tall" if tall else "long"
     return f"For scale: the {o.name} is {fmt_number(value * UNITS[spec.dist_unit])} {spec.dist_unit} {dim}."
 
 
@@ -126,34 +128,82 @@ def relative_distance(scene_rng, rng, renderer, scale) -> Gen | None:
                 meta={"reference": ref, "candidates": cands, "distances": [round(v, 5) for v in d]})  # fmt: skip
 
 
+# Numeric answers are drawn first, log-uniformly over about a decade per scale (question units),
+# and the scene's object (pair) nearest to the drawn value is asked about when it lies within
+# NUMERIC_TOLERANCE of it: the answers spread evenly in log, so no single guess fits many tasks.
+# For distances the region is sized for the drawn value (a pair of objects sits about
+# PAIR_SPREAD × √area apart), so that long and short distances are both found.
+DISTANCE_RANGE = {"tiny_tabletop": (18.0, 250.0), "tabletop": (12.0, 160.0), "indoor": (0.8, 8.0),
+                  "outdoor": (2.2, 30.0), "drone": (18.0, 250.0)}  # fmt: skip
+SIZE_RANGE = {"tiny_tabletop": (7.0, 65.0), "tabletop": (4.0, 36.0), "indoor": (0.28, 2.4),
+              "outdoor": (0.9, 9.0), "drone": (4.2, 55.0)}  # fmt: skip
+PAIR_SPREAD = 0.5
+NUMERIC_TOLERANCE = 1.2
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _nearest(values: dict[Any, float], target: float) -> Any | None:
+    """The key whose value is nearest ``target`` in log, if within NUMERIC_TOLERANCE of it."""
+    if not values:
+        return None
+    key = min(values, key=lambda k: abs(np.log(values[k] / target)))
+    return key if abs(np.log(values[key] / target)) <= np.log(NUMERIC_TOLERANCE) else None
+
+
 def absolute_distance(scene_rng, rng, renderer, scale) -> Gen | None:
-    scene = _new_scene(renderer, scale, scene_rng)
+    target = _log_uniform(rng, *DISTANCE_RANGE[scale])
+    area = (target / UNITS[SPECS[scale].dist_unit] / PAIR_SPREAD) ** 2 * _log_uniform(scene_rng, 0.5, 2.0)
+    scene = _new_scene(renderer, scale, scene_rng, area=area)
     view = View(renderer, scene, main_camera(scene, scene_rng))
     ids = _unique_clear(view, rng)
     if len(ids) < 3:
         return None
-    a, b, ref = ids[:3]
     unit = scene.spec.dist_unit
-    dist = float(np.linalg.norm(scene.by_id(a).centre - scene.by_id(b).centre)) * UNITS[unit]
+    pairs = {(a, b): float(np.linalg.norm(scene.by_id(a).centre - scene.by_id(b).centre)) * UNITS[unit]
+             for a, b in itertools.combinations(ids, 2)}  # fmt: skip
+    pair = _nearest(pairs, target)
+    if pair is None:
+        return None
+    (a, b), dist = pair, pairs[pair]
+    ref = next(i for i in ids if i not in pair)
     q = f"What is the distance between the centres of the {scene.by_id(a).name} and the {scene.by_id(b).name}, in {unit}? {_scale_hint(view, ref)}"
     oracle = [_boxes(view, [a, b, ref]), {"tool": "path_tracer", "items": [
         {"index": 1, "start_point_2d": _centre_px(view, a), "end_point_2d": _centre_px(view, b), "label": "distance"}]}]
     return dict(scene=scene, views=[view], question=q, truth=dist, unit=unit, oracle=oracle, meta={"objects": [a, b], "reference": ref})
 
 
+@functools.cache
+def _asked_range(scale: str, name: str) -> tuple[float, float]:
+    """The least and greatest asked size (metres) of a catalogue kind, from 256 sampled sizes."""
+    k = next(k for k in CATALOGUE[scale] if k.name == name)
+    rng = np.random.default_rng(0)
+    values = [asked_size(draw_size(k, rng))[1] for _ in range(256)]
+    return min(values), max(values)
+
+
 def object_size(scene_rng, rng, renderer, scale) -> Gen | None:
-    scene = _new_scene(renderer, scale, scene_rng)
+    target = _log_uniform(rng, *SIZE_RANGE[scale])
+    metres = target / UNITS[SPECS[scale].dist_unit]
+    fits = [k.name for k in CATALOGUE[scale] if k.name != "pond"
+            and _asked_range(scale, k.name)[0] / NUMERIC_TOLERANCE <= metres <= _asked_range(scale, k.name)[1] * NUMERIC_TOLERANCE]  # fmt: skip
+    if not fits:
+        return None
+    name = fits[int(scene_rng.integers(len(fits)))]  # one object of a kind that can have that size gets it
+    scene = _new_scene(renderer, scale, scene_rng, require={name: 1}, sized=(name, metres))
     view = View(renderer, scene, main_camera(scene, scene_rng))
     ids = _unique_clear(view, rng)
-    if len(ids) < 2:
+    a = next(o.oid for o in scene.objects if o.kind == name)
+    if a not in ids or len(ids) < 2:
         return None
-    a, ref = ids[:2]
+    ref = next(i for i in ids if i != a)
     o, unit = scene.by_id(a), scene.spec.dist_unit
-    tall = o.size[1] >= 0.5 * max(o.size[0], o.size[2])
-    value = (o.size[1] if tall else max(o.size[0], o.size[2])) * UNITS[unit]
+    tall, value = asked_size(o.size)
     what = "How tall is" if tall else "How long is (its longest side)"
     q = f"{what} the {o.name}, in {unit}? {_scale_hint(view, ref)}"
-    return dict(scene=scene, views=[view], question=q, truth=value, unit=unit, oracle=[_boxes(view, [a, ref])],
+    return dict(scene=scene, views=[view], question=q, truth=value * UNITS[unit], unit=unit, oracle=[_boxes(view, [a, ref])],
                 meta={"object": a, "reference": ref, "dimension": "height" if tall else "length"})  # fmt: skip
 
 
@@ -391,16 +441,22 @@ def nearest_colour(scene_rng, rng, renderer, scale) -> Gen | None:
 GENERATORS = {name: globals()[name] for name in TASK_TYPES}
 
 
-def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer: Renderer, max_tries: int = 40) -> SpatialTask:
+def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer: Renderer, max_tries: int = 60) -> SpatialTask:
     """A task of ``task_type`` at ``scale``; scenes are redrawn until one gives a clean question."""
     if scale not in SPECS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SPECS)}")
     if task_type not in GENERATORS:
         raise ValueError(f"unknown task type {task_type!r}; choose one of {', '.join(GENERATORS)}")
-    for _ in range(max_tries):
+    numeric = TASK_TYPES[task_type][0] == "numeric"
+    for attempt in range(max_tries):
+        # a numeric question's drawn answer is kept over 20 new scenes, so that rejected scenes barely bend
+        # the answer distribution; other questions draw afresh (their letters and colours are drawn uniformly
+        # whatever the scene, while a kind and count that rarely fit would waste tries)
+        if attempt % (20 if numeric else 1) == 0:
+            task_seed = int(rng.integers(1 << 63))
         scene_rng = np.random.default_rng(rng.integers(1 << 63))
         try:
-            gen = GENERATORS[task_type](scene_rng, rng, renderer, scale)
+            gen = GENERATORS[task_type](scene_rng, np.random.default_rng(task_seed), renderer, scale)
         except PlacementError:
             continue
         if gen is not None:

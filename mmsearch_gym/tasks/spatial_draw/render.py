@@ -2,14 +2,19 @@
 
 Why this and not a numpy rasteriser: on the same 24k-triangle scene at 448×336 the GL path
 takes ~10 ms a frame with shading, against ~230 ms for a vectorised numpy z-buffer that only
-fills object ids (``benchmarks/spatial_draw.py`` measures it again); frame sequences need
+fills object ids (measured when this was chosen); frame sequences need
 several frames per reset. Output is byte-identical across runs and llvmpipe thread counts.
 
 One pass draws colour (Lambert + ambient, a shadow map with 3×3 PCF, procedural materials:
 wood, tiles, grass, asphalt, facades, a cutting mat's grid, water, fabric) and object ids
 (an integer attachment) with a z-buffer, at ``supersample``× the output size; colour is then
 area-averaged down. Ground-truth boxes are the extents of each object's visible id pixels.
-A context is made lazily per process (so forked vector-env workers each get their own).
+
+Fork safety: Mesa's EGL state does not survive ``fork()`` (a forked child of a process that has
+rendered hangs making its own context: the default ``AsyncVectorEnv`` case). :class:`Renderer`
+renders in this process while that is safe, and in a fresh helper process
+(:mod:`.remote`, started with ``exec``, never forked) once it finds itself in a child forked
+after a GL context existed; it notices forks by pid, so one object keeps working on both sides.
 """
 
 from __future__ import annotations
@@ -21,76 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from . import shaders
 from .geometry import MATERIALS, Camera, Part
-
-_VERTEX = """
-#version 330
-uniform mat4 u_vp; uniform mat4 u_light_vp;
-in vec3 in_pos; in vec3 in_nrm; in vec3 in_col; in float in_mat; in float in_id;
-out vec3 v_pos; out vec3 v_nrm; out vec3 v_col; flat out int v_mat; flat out int v_id; out vec4 v_light;
-void main() {
-  gl_Position = u_vp * vec4(in_pos, 1.0);
-  v_pos = in_pos; v_nrm = in_nrm; v_col = in_col; v_mat = int(in_mat + 0.5); v_id = int(in_id + 0.5);
-  v_light = u_light_vp * vec4(in_pos, 1.0);
-}
-"""
-_FRAGMENT = """
-#version 330
-uniform vec3 u_light_dir; uniform vec3 u_eye; uniform sampler2D u_shadow; uniform vec3 u_fog_col;
-uniform float u_fog_dist; uniform float u_ambient; uniform float u_shadow_on;
-in vec3 v_pos; in vec3 v_nrm; in vec3 v_col; flat in int v_mat; flat in int v_id; in vec4 v_light;
-layout(location = 0) out vec4 f_col; layout(location = 1) out int f_id;
-float hash(vec2 p) { p = fract(p * vec2(123.34, 456.21)); p += dot(p, p + 45.32); return fract(p.x * p.y); }
-float noise(vec2 p) { vec2 i = floor(p), f = fract(p); f = f * f * (3.0 - 2.0 * f);
-  return mix(mix(hash(i), hash(i + vec2(1, 0)), f.x), mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), f.x), f.y); }
-float fbm(vec2 p) { return 0.5 * noise(p) + 0.25 * noise(p * 2.03) + 0.125 * noise(p * 4.01) + 0.125 * noise(p * 8.0); }
-float grid(float x, float step, float w) { float d = abs(fract(x / step + 0.5) - 0.5) * step; return 1.0 - smoothstep(0.0, w, d); }
-void main() {
-  vec3 n = normalize(v_nrm); vec3 c = v_col; float spec = 0.0;
-  vec2 uv = abs(n.y) > 0.7 ? v_pos.xz : (abs(n.x) > abs(n.z) ? v_pos.zy : v_pos.xy);
-  if (v_mat == 1) { float g = fbm(vec2(uv.x * 3.0, uv.y * 40.0)); c *= 0.75 + 0.35 * g;
-    c *= 0.9 + 0.1 * grid(uv.y, 0.18, 0.004); }
-  else if (v_mat == 2) { c *= 0.92 + 0.08 * noise(uv * 20.0); c *= 1.0 - 0.35 * max(grid(uv.x, 0.6, 0.01), grid(uv.y, 0.6, 0.01)); }
-  else if (v_mat == 3) { c *= 0.7 + 0.5 * fbm(uv * 1.3) * (0.8 + 0.4 * noise(uv * 9.0)); }
-  else if (v_mat == 4) { c *= 0.8 + 0.35 * noise(uv * 30.0) + 0.1 * fbm(uv * 0.4); }
-  else if (v_mat == 5) { float fl = 3.2, wi = 2.6; vec2 q = vec2(uv.x / wi, uv.y / fl);
-    float win = step(0.25, fract(q.x)) * step(fract(q.x), 0.8) * step(0.3, fract(q.y)) * step(fract(q.y), 0.8);
-    if (abs(n.y) < 0.5) { c = mix(c, vec3(0.18, 0.24, 0.32) + 0.15 * hash(floor(q)), win); spec = 0.3 * win; } }
-  else if (v_mat == 6) { float minor = max(grid(uv.x, 0.01, 0.00035), grid(uv.y, 0.01, 0.00035));
-    float major = max(grid(uv.x, 0.05, 0.0006), grid(uv.y, 0.05, 0.0006));
-    c = mix(c, vec3(0.85, 0.95, 0.85), max(0.55 * minor, 0.9 * major)); }
-  else if (v_mat == 7) { c *= 0.85 + 0.2 * noise(uv * 300.0); }
-  else if (v_mat == 8) { c *= 0.85 + 0.25 * noise(uv * 2.0 + vec2(noise(uv * 0.5))); spec = 0.4; }
-  else if (v_mat == 9) { spec = 0.6; }
-  else if (v_mat == 11) { c *= 0.95 + 0.05 * noise(uv * 50.0); spec = 0.25; }
-  else if (v_mat == 12) { c *= 0.85 + 0.2 * step(0.5, fract(uv.x / 6.0)); c = mix(c, vec3(0.95), max(grid(uv.x, 30.0, 0.12), grid(uv.y, 30.0, 0.12))); }
-  else if (v_mat == 13) { c *= 0.85 + 0.2 * noise(uv * 3.0); }
-  else { c *= 0.96 + 0.04 * noise(uv * 40.0); }
-  float lit = 1.0;
-  if (u_shadow_on > 0.5) {
-    vec3 sp = v_light.xyz / v_light.w * 0.5 + 0.5; float bias = 0.0015; lit = 0.0;
-    vec2 texel = 1.0 / vec2(textureSize(u_shadow, 0));
-    for (int i = -1; i <= 1; i++) for (int j = -1; j <= 1; j++)
-      lit += (sp.z - bias <= texture(u_shadow, sp.xy + vec2(i, j) * texel).r) ? 1.0 : 0.0;
-    lit /= 9.0;
-    if (sp.x < 0.0 || sp.x > 1.0 || sp.y < 0.0 || sp.y > 1.0) lit = 1.0;
-  }
-  vec3 l = normalize(-u_light_dir); vec3 vdir = normalize(u_eye - v_pos);
-  if (dot(n, vdir) < 0.0) n = -n;
-  float diff = max(dot(n, l), 0.0) * lit;
-  float s = spec * pow(max(dot(reflect(-l, n), vdir), 0.0), 24.0) * lit;
-  vec3 col = c * (u_ambient + (1.0 - u_ambient) * diff) + vec3(s);
-  float fog = u_fog_dist > 0.0 ? 1.0 - exp(-pow(length(u_eye - v_pos) / u_fog_dist, 2.0)) : 0.0;
-  f_col = vec4(mix(col, u_fog_col, fog), 1.0); f_id = v_id;
-}
-"""
-_SHADOW_VS = """
-#version 330
-uniform mat4 u_light_vp; in vec3 in_pos;
-void main() { gl_Position = u_light_vp * vec4(in_pos, 1.0); }
-"""
-_SHADOW_FS = "#version 330\nvoid main() {}\n"
-
 
 @dataclass
 class Environment:
@@ -149,8 +86,8 @@ def pack(parts: list[tuple[int, Part]]) -> np.ndarray:
     return np.vstack(rows).astype("f4") if rows else np.zeros((0, 11), "f4")
 
 
-class Renderer:
-    """Renders packed scenes from cameras; keeps its GL objects between calls.
+class GLRenderer:
+    """Renders packed scenes from cameras in this process; keeps its GL objects between calls.
 
     Args:
         supersample: render at this multiple of the output size, then area-average (anti-aliasing).
@@ -160,8 +97,8 @@ class Renderer:
     def __init__(self, supersample: int = 1, shadow_size: int = 1024):
         self.ctx = gl_context()
         self.ss, self.shadow_size = supersample, shadow_size
-        self.prog = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
-        self.shadow_prog = self.ctx.program(vertex_shader=_SHADOW_VS, fragment_shader=_SHADOW_FS)
+        self.prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
+        self.shadow_prog = self.ctx.program(vertex_shader=shaders.SHADOW_VS, fragment_shader=shaders.SHADOW_FS)
         self.shadow_tex = self.ctx.depth_texture((shadow_size, shadow_size))
         self.shadow_tex.compare_func = ""
         self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_tex)
@@ -236,6 +173,72 @@ class Renderer:
         img = np.where(rgba[..., 3:] == 0, _sky(h, env), rgba[..., :3])  # nothing drawn: sky
         image = cv2.resize(img, (camera.width, camera.height), interpolation=cv2.INTER_AREA) if self.ss > 1 else img.copy()
         return _frame(image, ids, self.ss)
+
+
+def gl_tainted() -> bool:
+    """True in a child forked from a process that had made a GL context: no context can be made here."""
+    return any(pid != os.getpid() for pid in _CONTEXTS)
+
+
+PROCESS_MODES = ("auto", "local", "remote")
+
+
+class Renderer:
+    """Renders packed scenes from cameras, here or in a helper process, whichever is safe.
+
+    Args:
+        supersample: render at this multiple of the output size, then area-average (anti-aliasing).
+        shadow_size: side of the shadow map in texels.
+        process: ``"auto"`` renders in this process unless it was forked after a GL context
+            existed (then in a helper process); ``"local"`` / ``"remote"`` force one.
+
+    After a fork, the first call in the child makes a new backend and uploads the last loaded
+    scene again, so an inherited renderer (and the env holding it) keeps working.
+    """
+
+    def __init__(self, supersample: int = 1, shadow_size: int = 1024, process: str = "auto"):
+        if process not in PROCESS_MODES:
+            raise ValueError(f"process must be one of {PROCESS_MODES}, got {process!r}")
+        if isinstance(supersample, bool) or not isinstance(supersample, int) or not 1 <= supersample <= 4:
+            raise ValueError(f"supersample must be an integer between 1 and 4, got {supersample!r}")
+        self.ss, self.shadow_size, self.process = supersample, shadow_size, process
+        self._pid = -1
+        self._backend: Any = None
+        self._loaded: tuple[np.ndarray, Any] | None = None
+        self._get()  # fail here, not at the first render, when no context can be made
+
+    @property
+    def mode(self) -> str:
+        """``"local"`` or ``"remote"``: where this process renders."""
+        from .remote import RemoteRenderer
+
+        return "remote" if isinstance(self._get(), RemoteRenderer) else "local"
+
+    def _get(self) -> Any:
+        if self._pid != os.getpid():
+            from .remote import RemoteRenderer
+
+            remote = self.process == "remote" or (self.process == "auto" and gl_tainted())
+            self._backend = (RemoteRenderer if remote else GLRenderer)(self.ss, self.shadow_size)
+            self._pid = os.getpid()
+            if self._loaded is not None:
+                self._backend.load(*self._loaded)
+        return self._backend
+
+    def load(self, vertices: np.ndarray, key: Any = None) -> None:
+        """Upload a packed scene (skipped when ``key`` is the loaded one)."""
+        self._get().load(vertices, key)
+        self._loaded = (vertices, key)
+
+    def render(self, camera: Camera, env: Environment) -> Frame:
+        """Draw the loaded scene from ``camera``; background is the sky gradient."""
+        return self._get().render(camera, env)
+
+    def close(self) -> None:
+        """Stop the helper process, if any (a later call starts what it needs again)."""
+        if self._pid == os.getpid() and hasattr(self._backend, "close"):
+            self._backend.close()
+        self._pid, self._backend = -1, None
 
 
 def _sky(h: int, env: Environment) -> np.ndarray:

@@ -36,10 +36,11 @@ class ScaleSpec:
 
 
 UNITS = {"mm": 1000.0, "cm": 100.0, "m": 1.0}
+POND_AREA = (200.0, 2000.0)  # m², the drone scale's area question
 SPECS = {
     "tiny_tabletop": ScaleSpec("tiny_tabletop", (0.004, 0.08), (6, 10), "mm", "cm", "the cutting mat", (1.5, 2.0), (38, 60), 45),
     "tabletop": ScaleSpec("tabletop", (0.16, 2.6), (5, 9), "cm", "cm", "the table top", (1.7, 2.2), (32, 50), 50),
-    "indoor": ScaleSpec("indoor", (8.0, 80.0), (5, 9), "m", "m", "the room's floor", (1.0, 1.0), (25, 40), 75),
+    "indoor": ScaleSpec("indoor", (7.0, 110.0), (5, 9), "m", "m", "the room's floor", (1.0, 1.0), (25, 40), 75),
     "outdoor": ScaleSpec("outdoor", (150.0, 2000.0), (8, 12), "m", "m", "the lawn", (1.0, 1.25), (12, 22), 62),
     "drone": ScaleSpec("drone", (8000.0, 80000.0), (10, 15), "m", "m", "the pond", (0.9, 1.2), (50, 75), 55),
 }  # fmt: skip
@@ -153,10 +154,14 @@ def _surroundings(scale: str, hx: float, hz: float, rng: np.random.Generator) ->
 
 
 def generate_scene(scale: str, rng: np.random.Generator, require: dict[str, int] | None = None,
-                   exclude: set[str] | frozenset = frozenset(), n_objects: int | None = None) -> Scene:  # fmt: skip
-    """A random scene; ``require`` forces kinds and counts, ``exclude`` keeps kinds out of the rest."""
+                   exclude: set[str] | frozenset = frozenset(), n_objects: int | None = None,
+                   area: float | None = None, sized: tuple[str, float] | None = None) -> Scene:  # fmt: skip
+    """A random scene; ``require`` forces kinds and counts, ``exclude`` keeps kinds out of the rest,
+    ``area`` (m², clipped to the scale's range) replaces the log-uniform draw of the region's area,
+    ``sized=(kind, metres)`` gives the first object of that kind this :func:`asked_size`."""
     spec = SPECS[scale]
-    area = float(np.exp(rng.uniform(*np.log(spec.area))))
+    drawn = float(np.exp(rng.uniform(*np.log(spec.area))))
+    area = drawn if area is None else float(np.clip(area, *spec.area))
     aspect = float(rng.uniform(0.65, 1.5))
     hx, hz = np.sqrt(area * aspect) / 2, np.sqrt(area / aspect) / 2
     structure, env = _surroundings(scale, hx, hz, rng)
@@ -171,9 +176,11 @@ def generate_scene(scale: str, rng: np.random.Generator, require: dict[str, int]
     objects: list[SceneObject] = []
     margin = 0.06 * min(hx, hz)
     for k in sorted(wanted, key=lambda k: -np.prod(k.size_hi)):  # big things first: they are hardest to fit
-        size = tuple(float(v) for v in rng.uniform(k.size_lo, k.size_hi))
-        if k.lying:
-            size = (size[1], size[1], size[2])
+        size = draw_size(k, rng)
+        if sized is not None and k.name == sized[0]:  # the size question's object: nearest of 16 draws, scaled
+            size = min((draw_size(k, rng) for _ in range(16)), key=lambda z: abs(np.log(asked_size(z)[1] / sized[1])))
+            size = tuple(v * sized[1] / asked_size(size)[1] for v in size)
+            sized = None
         radius = 0.5 * float(np.hypot(size[0], size[2]))
         z_hi = hz - radius - margin - (min(1.2, hz * 0.5) if scale == "indoor" else 0.0)  # the camera's side of a room
         for _ in range(60):
@@ -193,6 +200,23 @@ def generate_scene(scale: str, rng: np.random.Generator, require: dict[str, int]
     for i, o in enumerate(objects, 1):
         o.oid = i
     return Scene(scale, (float(hx), float(hz)), objects, structure, env, float(4 * hx * hz))
+
+
+def asked_size(size: tuple[float, float, float]) -> tuple[bool, float]:
+    """(tall, metres) of a (width, height, depth): an upright object's height, else its longest side."""
+    tall = size[1] >= 0.5 * max(size[0], size[2])
+    return tall, (size[1] if tall else max(size[0], size[2]))
+
+
+def draw_size(k: Kind, rng: np.random.Generator) -> tuple[float, float, float]:
+    """A size (width, height, depth) of kind ``k`` as scenes draw it."""
+    size = tuple(float(v) for v in rng.uniform(k.size_lo, k.size_hi))
+    if k.name == "pond":  # its area is the drone's area question: log-uniform over a decade
+        area_m2, aspect = float(np.exp(rng.uniform(*np.log(POND_AREA)))), float(rng.uniform(1.0, 1.5))
+        size = (float(np.sqrt(4 / np.pi * area_m2 * aspect)), size[1], float(np.sqrt(4 / np.pi * area_m2 / aspect)))
+    if k.lying:
+        size = (size[1], size[1], size[2])
+    return size  # type: ignore[return-value]
 
 
 class PlacementError(RuntimeError):
