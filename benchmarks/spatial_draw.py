@@ -44,7 +44,7 @@ from mmsearch_gym.rewards.vilasr import MRA_THRESHOLDS
 from mmsearch_gym.tasks.spatial_draw.agents import priors_of
 from mmsearch_gym.tasks.spatial_draw.generators import GENERATORS, generate_task
 from mmsearch_gym.tasks.spatial_draw.render import Renderer
-from mmsearch_gym.tasks.spatial_draw.scenes import SPECS, generate_scene, main_camera
+from mmsearch_gym.tasks.spatial_draw.scenes import SPECS, PlacementError, generate_scene, main_camera
 from mmsearch_gym.tasks.spatial_draw.task import TASK_TYPES
 from mmsearch_gym.tools.draw import draw_boxes
 
@@ -131,14 +131,21 @@ def chance_of(metric: str, truths: list, n_options: list[int]) -> float:
 
 
 def examples(console: Console, folder: Path, per_scale: int = 2) -> None:
-    """The main view of scenes seeded [2024, 0], [2024, 1], … at each scale, as the env renders them."""
+    """The main view of the first scenes seeded [2024, 0], [2024, 1], … at each scale, as the env renders them."""
     folder.mkdir(parents=True, exist_ok=True)
     renderer = Renderer()
     for scale in SPECS:
+        seeds = iter(range(100))
         for k in range(per_scale):
-            scene = generate_scene(scale, np.random.default_rng([2024, k]))
+            while True:  # the next seed whose scene fits its objects
+                rng = np.random.default_rng([2024, next(seeds)])
+                try:
+                    scene = generate_scene(scale, rng)
+                    break
+                except PlacementError:
+                    continue
             renderer.load(scene.vertices())
-            frame = renderer.render(main_camera(scene, np.random.default_rng([2024, k])), scene.env)
+            frame = renderer.render(main_camera(scene, rng), scene.env)
             Image.fromarray(frame.image).save(folder / f"{scale}_{k}.png")
     console.print(f"wrote {per_scale * len(SPECS)} PNGs to {folder}")
 
