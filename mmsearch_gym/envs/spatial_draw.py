@@ -94,8 +94,9 @@ class SpatialDrawEnv(ToolEnv):
     Vector envs: ``SyncVectorEnv`` and ``AsyncVectorEnv`` (any context, the default ``fork``
     included) work as is. A worker forked after its parent had rendered cannot make a GL context
     of its own (Mesa's EGL state does not survive ``fork``): it renders in a helper process it
-    starts (``env.unwrapped.render_process == "remote"``; same pixels, about 2 s to start and a
-    frame's copy per render). Workers forked before the parent rendered render in-process.
+    starts (``env.unwrapped.render_process == "remote"``; same pixels; 0.6–2 s to start once per
+    worker, then a frame's copy per render: ~1.1× the in-process render time in
+    ``benchmarks/spatial_draw.py``). Workers forked before the parent rendered render in-process.
 
     ## Example
     >>> import gymnasium as gym, mmsearch_gym
