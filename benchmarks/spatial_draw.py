@@ -30,6 +30,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -150,32 +151,62 @@ def examples(console: Console, folder: Path, per_scale: int = 2) -> None:
     console.print(f"wrote {per_scale * len(SPECS)} PNGs to {folder}")
 
 
+def _play_cell(renderer: Renderer, env: SpatialDrawEnv, scale: str, ttype: str, n: int, bar: Progress, job: Any) -> dict:
+    """Generate a cell's n tasks (seeds [77, i]) and play each with every agent."""
+    cell: dict[str, Any] = {"acc": {a: [] for a in AGENTS}, "truths": [], "options": [], "failed": 0}
+    for i in range(n):
+        bar.advance(job)
+        try:
+            task = generate_task(np.random.default_rng([77, i]), scale, ttype, renderer)
+        except RuntimeError:  # no clean scene in max_tries: counted and reported
+            cell["failed"] += 1
+            continue
+        for agent in AGENTS:
+            env.reset(seed=i, options={"task": task})
+            done, info = False, {}
+            while not done:
+                *_, term, trunc, info = env.step(env.scripted_action(agent))
+                done = term or trunc
+            cell["acc"][agent].append(info["reward_components"]["accuracy"])
+        cell["truths"].append(task.truth if task.metric == "numeric" else task.answer)
+        cell["options"].append(len(task.options))
+    return cell
+
+
 def accuracy(console: Console, n: int, scales: list[str], types: list[str], out: Path | None) -> dict:
     renderer = Renderer()
     env = SpatialDrawEnv()
     acc: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     truths: dict[tuple[str, str], list] = defaultdict(list)
     options: dict[tuple[str, str], list[int]] = defaultdict(list)
+    failed: dict[tuple[str, str], int] = {}
+    done_cells: dict[str, dict] = {}
+    log = out.with_suffix(".cells.jsonl") if out is not None else None
+    if log is not None and log.exists():  # resume: cells of an earlier run with the same n
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["n"] == n:
+                done_cells[rec["cell"]] = rec
     t0 = time.perf_counter()
     with Progress(console=console, transient=True) as bar:
         job = bar.add_task("tasks", total=n * len(scales) * len(types))
         for scale in scales:
             for ttype in types:
-                for i in range(n):
-                    task = generate_task(np.random.default_rng([77, i]), scale, ttype, renderer)
-                    for agent in AGENTS:
-                        env.reset(seed=i, options={"task": task})
-                        done, info = False, {}
-                        while not done:
-                            *_, term, trunc, info = env.step(env.scripted_action(agent))
-                            done = term or trunc
-                        acc[(scale, ttype, agent)].append(info["reward_components"]["accuracy"])
-                    truths[(scale, ttype)].append(task.truth if task.metric == "numeric" else task.answer)
-                    options[(scale, ttype)].append(len(task.options))
-                    bar.advance(job)
+                cell = done_cells.get(f"{scale}/{ttype}")
+                if cell is None:
+                    cell = _play_cell(renderer, env, scale, ttype, n, bar, job)
+                    if log is not None:
+                        with log.open("a") as f:
+                            f.write(json.dumps({"cell": f"{scale}/{ttype}", "n": n, **cell}) + "\n")
+                else:
+                    bar.advance(job, n)
+                for a in AGENTS:
+                    acc[(scale, ttype, a)] = cell["acc"][a]
+                truths[(scale, ttype)], options[(scale, ttype)] = cell["truths"], cell["options"]
+                failed[(scale, ttype)] = cell["failed"]
                 if not console.is_terminal:  # a log: one line per cell
                     console.print(f"{scale}/{ttype}: " + ", ".join(f"{a} {np.mean(acc[(scale, ttype, a)]):.1%}" for a in AGENTS)
-                                  + f" ({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+                                  + f", {cell['failed']} not generated ({time.perf_counter() - t0:.0f} s)")  # fmt: skip
     chance = {k: chance_of(TASK_TYPES[k[1]][0], v, options[k]) for k, v in truths.items()}
     mean = lambda xs: float(np.mean(xs)) if xs else float("nan")  # noqa: E731
     cells = {f"{s}/{t}": {**{a: mean(acc[(s, t, a)]) for a in AGENTS}, "chance": chance[(s, t)]} for s in scales for t in types}
@@ -202,9 +233,10 @@ def accuracy(console: Console, n: int, scales: list[str], types: list[str], out:
     console.print(f"lowest oracle accuracy (per type, per scale, per cell): {worst_oracle:.1%} (goal ≥ 95%)")
     console.print(f"largest |blind − chance| per task type: {worst_blind * 100:.1f} points (goal ≤ 10); per cell: "
                   f"{abs(worst_cell[1]['blind'] - worst_cell[1]['chance']) * 100:.1f} ({worst_cell[0]})")  # fmt: skip
+    console.print(f"tasks not generated (no clean scene in generate_task's tries): {sum(failed.values())} of {n * len(failed)}")
     console.print(f"largest |random − chance| per task type: {max(abs(r['random'] - r['chance']) for r in by_type.values()) * 100:.1f} points; "
                   f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
-    result = {"n": n, "by_type": by_type, "by_scale": by_scale, "cells": cells}
+    result = {"n": n, "by_type": by_type, "by_scale": by_scale, "cells": cells, "not_generated": sum(failed.values())}
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     return result
@@ -227,7 +259,8 @@ def main() -> None:
     p.add_argument("--types", default=",".join(GENERATORS), help="comma-separated task types")
     p.add_argument("--no-timings", action="store_true")
     p.add_argument("--examples", type=Path, help="write two rendered scenes per scale here and stop")
-    p.add_argument("--json", type=Path, help="write the accuracy tables here")
+    p.add_argument("--json", type=Path, help="write the accuracy tables here (and each cell, as it ends, to FILE.cells.jsonl: "
+                   "a rerun with the same --json and --n resumes from it)")
     p.add_argument("--priors", action="store_true", help="print the blind agent's PRIORS from 60 training tasks per cell")
     args = p.parse_args()
     console = Console(width=max(Console().width, 120))

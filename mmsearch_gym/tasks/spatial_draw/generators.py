@@ -2,10 +2,11 @@
 
 Every answer distribution is designed so that a prior gives no shortcut: multiple-choice
 answers sit at a uniformly random letter (counts use a window of four consecutive numbers
-whose start is drawn independently of the answer's position), numeric truths spread over
-about a decade within a scale, and colours are drawn uniformly. A generator returns None
-when the scene does not give a clean question (too few clearly visible objects, margins too
-small); :func:`generate_task` then draws another scene.
+whose start is drawn independently of the answer's position), numeric truths are drawn
+log-uniformly over about a decade per scale (``DISTANCE_RANGE``, ``SIZE_RANGE``, the scale's
+region areas), and colours are drawn uniformly. A generator returns None when the scene does
+not give a clean question (too few clearly visible objects, margins too small);
+:func:`generate_task` then draws another scene (keeping a numeric question's drawn answer).
 """
 
 from __future__ import annotations
@@ -441,7 +442,7 @@ def nearest_colour(scene_rng, rng, renderer, scale) -> Gen | None:
 GENERATORS = {name: globals()[name] for name in TASK_TYPES}
 
 
-def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer: Renderer, max_tries: int = 60) -> SpatialTask:
+def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer: Renderer, max_tries: int = 100) -> SpatialTask:
     """A task of ``task_type`` at ``scale``; scenes are redrawn until one gives a clean question."""
     if scale not in SPECS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SPECS)}")
