@@ -182,7 +182,12 @@ def test_check_env_and_vector_envs_with_the_default_fork_context_after_the_paren
 
 def _render_in_child(renderer, camera, env, queue):
     frame = renderer.render(camera, env)
-    queue.put((renderer.mode, frame.image.tobytes(), frame.boxes))
+    try:
+        Renderer(process="local")
+        refused = ""
+    except RuntimeError as err:  # EGLUnavailable: a context made here would hang
+        refused = str(err)
+    queue.put((renderer.mode, frame.image.tobytes(), frame.boxes, refused))
 
 
 @pytest.mark.timeout(120)
@@ -198,9 +203,10 @@ def test_a_renderer_inherited_through_fork_renders_the_same_frame(renderer):
     queue = ctx.Queue()
     child = ctx.Process(target=_render_in_child, args=(renderer, cam, scene.env, queue))
     child.start()
-    mode, image, boxes = queue.get(timeout=100)
+    mode, image, boxes, refused = queue.get(timeout=100)
     child.join(30)
     assert child.exitcode == 0 and mode == "remote"  # the child re-uploaded the scene to its helper
+    assert "forked after a GL context existed" in refused
     assert image == frame.image.tobytes() and boxes == frame.boxes
     assert renderer.render(cam, scene.env).image.tobytes() == image  # the parent's context is untouched
     with pytest.raises(ValueError, match="process must be one of"):

@@ -218,6 +218,9 @@ class Renderer:
         if self._pid != os.getpid():
             from .remote import RemoteRenderer
 
+            if self.process == "local" and gl_tainted():  # making a context here would hang
+                raise EGLUnavailable("this process was forked after a GL context existed and cannot make one: "
+                                     "use Renderer(process='auto') or 'remote'")  # fmt: skip
             remote = self.process == "remote" or (self.process == "auto" and gl_tainted())
             self._backend = (RemoteRenderer if remote else GLRenderer)(self.ss, self.shadow_size)
             self._pid = os.getpid()
