@@ -63,8 +63,8 @@ def _scale_hint(view: View, ref: int) -> str:
 # ---- generators ------------------------------------------------------------------------------------
 def object_count(scene_rng, rng, renderer, scale) -> Gen | None:
     kinds = [k.name for k in CATALOGUE[scale] if k.name != "pond"]
-    kind = kinds[int(rng.integers(len(kinds)))]
-    start, pos = int(rng.integers(1, 5)), int(rng.integers(4))
+    kind = kinds[int(scene_rng.integers(len(kinds)))]  # per scene: some kinds rarely show many whole
+    start, pos = int(rng.integers(1, 5)), int(rng.integers(4))  # kept over retries (see ANSWER_FIRST)
     truth = start + pos
     scene = _new_scene(renderer, scale, scene_rng, require={kind: truth})
     view = View(renderer, scene, main_camera(scene, scene_rng))
@@ -440,6 +440,10 @@ def nearest_colour(scene_rng, rng, renderer, scale) -> Gen | None:
 
 
 GENERATORS = {name: globals()[name] for name in TASK_TYPES}
+# generators that draw the answer before the scene (a count and its letter, a distance, a size): a
+# scene rejected more often for some answers (seven whole objects are harder to show than two)
+# would otherwise skew the answers, and the letter A would win blind for counts
+ANSWER_FIRST = frozenset({"object_count", "absolute_distance", "object_size"})
 
 
 def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer: Renderer, max_tries: int = 100) -> SpatialTask:
@@ -448,12 +452,11 @@ def generate_task(rng: np.random.Generator, scale: str, task_type: str, renderer
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SPECS)}")
     if task_type not in GENERATORS:
         raise ValueError(f"unknown task type {task_type!r}; choose one of {', '.join(GENERATORS)}")
-    numeric = TASK_TYPES[task_type][0] == "numeric"
     for attempt in range(max_tries):
-        # a numeric question's drawn answer is kept over 20 new scenes, so that rejected scenes barely bend
-        # the answer distribution; other questions draw afresh (their letters and colours are drawn uniformly
-        # whatever the scene, while a kind and count that rarely fit would waste tries)
-        if attempt % (20 if numeric else 1) == 0:
+        # an answer drawn before the scene is kept over 20 new scenes, so that rejected scenes barely bend
+        # the answer distribution; other questions draw afresh (their letters and colours are drawn
+        # uniformly after the scene is accepted, or independently of what rejects it)
+        if attempt % (20 if task_type in ANSWER_FIRST else 1) == 0:
             task_seed = int(rng.integers(1 << 63))
         scene_rng = np.random.default_rng(rng.integers(1 << 63))
         try:
