@@ -109,7 +109,7 @@ def test_torch_path_is_the_reference(monkeypatch):
 
 def test_bad_options_list_the_known_ones():
     args = _batch()
-    with pytest.raises(ValueError, match="estimator must be one of"):
+    with pytest.raises(ValueError, match="unknown advantage estimator 'ppo'; known: dr_grpo, grpo, rloo"):
         kernels.advantages_and_mask(*args, estimator="ppo")
     with pytest.raises(ValueError, match="scale_rewards must be one of"):
         kernels.advantages_and_mask(*args, scale_rewards="global")

@@ -175,7 +175,8 @@ class Trainer:
         if cfg.rl.ppo_epochs > 1:
             extra["old_logp"] = batch_logprobs(self.model, inputs, batch.batch_size, mb, temp, self.amp, T)
         batch = dataclasses.replace(batch, **extra) if extra else batch
-        advantages, loss_mask = self.algo.compute_advantages(batch, step=self.state["rl_step"])
+        shaped = self.algo.shape_rewards(batch, step=self.state["rl_step"])  # e.g. at_grpo's ΔS term
+        advantages, loss_mask = self.algo.compute_advantages(batch, step=self.state["rl_step"], rewards=shaped)
         t2 = time.perf_counter()
         for _ in range(cfg.rl.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
@@ -185,6 +186,7 @@ class Trainer:
         metrics = rollout_metrics(result)
         metrics.update(losses)
         metrics["adv_abs_mean"] = float(advantages[loss_mask].abs().mean()) if bool(loss_mask.any()) else 0.0
+        metrics["shaped_reward_mean"] = float(torch.as_tensor(shaped, dtype=torch.float32).mean())
         tok = result.timings.get("tokenize", 0.0)
         metrics.update(
             {

@@ -78,7 +78,9 @@ class DeepSearchEnv(ToolEnv):
       world, e.g. ``backend="http://127.0.0.1:8765", world=DIR`` for rollout workers sharing one
       ``mmsearch-gym serve`` of that world.
     - ``dataset``: a folder written by ``mmsearch-gym data build deep_search`` (or any folder with a
-      ``tasks.jsonl`` in that format); required when the backend is not an offline world.
+      ``tasks.jsonl`` in that format); required when the backend is not an offline world. A task's
+      ``tool_benefit`` (AdaTooler's ΔS, from ``mmsearch-gym data tool-benefit``) reaches
+      ``episode_record().task["tool_benefit"]`` for ``at_grpo``.
     - ``tools``: the tools offered (default all eight); ``min_hops``/``max_hops`` (2, 4),
       ``anchor_weights``, ``answer_weights``: task sampling (see ``TaskSampler``).
     - ``judge``: ``"rule"`` (default), ``{"kind": "rule", "mode": "contains" | "exact" | "f1"}`` or
@@ -209,6 +211,8 @@ class DeepSearchEnv(ToolEnv):
         )
         meta = {"hops": task.hops, "difficulty": task.difficulty, "anchor": task.anchor.get("kind"),
                 "required_tools": list(task.required_tools)}  # fmt: skip
+        if task.meta.get("tool_benefit") is not None:  # AdaTooler's ΔS, for at_grpo (`data tool-benefit`)
+            meta["tool_benefit"] = task.meta["tool_benefit"]
         return Task(task.task_id, prompt, [image] if image is not None else [], task.answers[0], meta)
 
     # ---- reward --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from .deep_search import ACCURACY_MODES, answer_accuracy
 
-JUDGE_KINDS = ("rule", "http")
+JUDGE_KINDS = ("rule", "http", "adatooler")
 DEFAULT_PROMPT = (
     "You are grading the response to a question.\n\n"
     "Question: {question}\n"
@@ -159,10 +159,13 @@ class HTTPJudge:
         return f"HTTPJudge(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
 
-def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> RuleJudge | HTTPJudge:
+def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> Any:
     """A judge from an env kwarg: None or ``"rule"`` → :class:`RuleJudge`; a dict with ``kind``
-    (``"rule"`` or ``"http"``) and that class's arguments; or a judge, returned as is."""
-    if isinstance(spec, (RuleJudge, HTTPJudge)):
+    (``"rule"``, ``"http"`` or ``"adatooler"``, :class:`~.adatooler.AdaToolerJudge` with its
+    ``problem_type``) and that class's arguments; or a judge, returned as is."""
+    from .adatooler import AdaToolerJudge  # AdaTooler-V's rules by problem type
+
+    if isinstance(spec, (RuleJudge, HTTPJudge, AdaToolerJudge)):
         return spec
     if spec is None:
         return RuleJudge()
@@ -175,7 +178,7 @@ def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> Rul
         )
     kwargs = dict(spec)
     kind = kwargs.pop("kind", None)
-    classes = {"rule": RuleJudge, "http": HTTPJudge}
+    classes = {"rule": RuleJudge, "http": HTTPJudge, "adatooler": AdaToolerJudge}
     if kind not in classes:
         raise ValueError(f"unknown judge kind {kind!r}; known kinds: {', '.join(JUDGE_KINDS)}")
     try:
