@@ -60,6 +60,7 @@ from algos.base import Algorithm, GroupNormConfig
 from algos.batch import EpisodeBatch
 from algos.registry import register
 
+
 @dataclass(kw_only=True)
 class FatalGRPOConfig(GroupNormConfig):
     """``estimator``: a registered advantage estimator, rloo (default) | grpo | dr_grpo | …

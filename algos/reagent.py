@@ -21,7 +21,6 @@ whose critique method is never called: they follow the paper's text here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any

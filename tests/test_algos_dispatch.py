@@ -67,7 +67,7 @@ def _run(name, options, monkeypatch, backend):
     algo = algos.make(name, **options)
     batch = _batch()
     adv, mask = algo.compute_advantages(batch, step=3)
-    logp = (batch.old_logp + 0.05 * torch.randn(batch.old_logp.shape, generator=torch.Generator().manual_seed(1)))
+    logp = batch.old_logp + 0.05 * torch.randn(batch.old_logp.shape, generator=torch.Generator().manual_seed(1))
     logp.requires_grad_()
     loss, metrics = algo.compute_loss(logp, batch, adv, mask)
     loss.backward()

@@ -95,9 +95,9 @@ def test_adatooler_as_an_env_judge():
     assert isinstance(judge, AdaToolerJudge)
     assert judge("Which?", "A, C", ["A, C"]) == 1.0 and judge("Which?", "A", ["A, C"]) == 0.0
     assert judge("Which?", None, ["A"]) == 0.0
-    assert make_judge({"kind": "adatooler", "problem_type": "OCR"})("q", "hello word", ["hello world"]) == pytest.approx(
-        math.exp(-0.5)
-    )
+    assert make_judge({"kind": "adatooler", "problem_type": "OCR"})(
+        "q", "hello word", ["hello world"]
+    ) == pytest.approx(math.exp(-0.5))
 
 
 # -- Reagent rule reward (rllm/rewards/{mix,search,math}_reward.py) -------------------------

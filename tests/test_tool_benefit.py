@@ -77,11 +77,11 @@ def test_a_weaker_agent_scores_what_it_solves(dataset):
     # "without tools" is the env's one-turn, answer-only mode: a tool call there is refused
     env = gym.make(ENV_ID, dataset=str(dataset), **WITHOUT_TOOLS)
     env.reset(options={"index": 0})
-    _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+    *_, info = env.step(env.unwrapped.oracle_action())
     assert info["termination_reason"] == "answered" and not info["success"]  # "unknown": no evidence
     env.reset(options={"index": 0})
     call = '<think>search</think><tool_call>{"name": "text_search", "arguments": {"query": "x"}}</tool_call>'
-    _, _, terminated, truncated, info = env.step(call)
+    _, _, _, truncated, info = env.step(call)
     assert info["step_error"] == "tool_disabled" and truncated and info["fatal"]
     env.close()
 
@@ -112,8 +112,7 @@ def _train(model, dataset, out):
             "train", "--env", ENV_ID, "--algo", "at_grpo", "--model", str(model), "--out", str(out), "--threads", "1",
             "--set", f"env_kwargs={{dataset: {dataset}, max_turns: 2}}",
             "--set", "rollout={tasks_per_step: 1, group_size: 2, max_new_tokens: 24, max_episode_tokens: 20000}",
-            "--set", "rl.steps=2", "--set", "eval.episodes=0", "--set", "logging={progress: false, plot: false, "
-            "tensorboard: false}",
+            "--set", "rl.steps=2", "--set", "eval.episodes=0", "--set", "logging={progress: false, plot: false, tensorboard: false}",
         ])  # fmt: skip
     finally:
         torch.set_num_threads(before)

@@ -63,8 +63,12 @@ def test_dr_grpo_loss_does_not_average_over_sequences():
 def test_fatal_grpo_trains_without_kl_by_default():
     assert algos.options("fatal_grpo")["kl_coef"] == 0
     algo = algos.make("fatal_grpo")
-    b = EpisodeBatch(torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.bool), torch.zeros(2, dtype=torch.long),
-                     torch.tensor([1.0, 0.0]))  # fmt: skip  (no ref_logp: none is needed)
+    b = EpisodeBatch(
+        torch.zeros(2, 3, dtype=torch.long),
+        torch.ones(2, 3, dtype=torch.bool),
+        torch.zeros(2, dtype=torch.long),
+        torch.tensor([1.0, 0.0]),
+    )  # fmt: skip  (no ref_logp: none is needed)
     loss, metrics = algo.compute_loss(torch.zeros(2, 3), b, *algo.compute_advantages(b))
     assert "kl" not in metrics and loss.item() == pytest.approx(0.0)
     with pytest.raises(ValueError, match="needs batch.ref_logp"):

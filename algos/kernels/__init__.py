@@ -163,7 +163,8 @@ def advantages_and_mask(
         "mask_fatal": mask_fatal,
     }
     if backend(rewards.device) == "triton":
-        from algos.kernels.advantage_kernel import ESTIMATOR_CODES, advantages_and_mask as run
+        from algos.kernels.advantage_kernel import ESTIMATOR_CODES
+        from algos.kernels.advantage_kernel import advantages_and_mask as run
 
         if estimator in ESTIMATOR_CODES:
             return run(rewards, group_ids, response_mask, turn_index, fatal_turn, **kwargs)

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from algos import core
 
+
 def logprobs(
     logits: Tensor,
     targets: Tensor,

@@ -54,7 +54,7 @@ def math_equal(prediction: str, gold: str) -> bool:
         target = parse(_as_decimal(prediction), parsing_timeout=timeout)
         expected = parse(_as_decimal(gold), parsing_timeout=timeout)
         return bool(target) and bool(expected) and bool(verify(expected, target, timeout_seconds=timeout))
-    except Exception:  # math-verify or sympy giving up on odd input means "not shown equal"
+    except Exception:  # noqa: BLE001  (math-verify or sympy giving up on odd input: "not shown equal")
         return False
 
 
