@@ -80,6 +80,8 @@ class ReagentUConfig(ReagentRConfig):
 
 @register("reagent_u")
 class ReagentU(ReagentR):
+    """Reagent-U as the paper describes it (the release has only a config flag for it)."""
+
     config_cls = ReagentUConfig
 
     def _group_ids(self, batch: EpisodeBatch) -> Tensor:
@@ -136,7 +138,8 @@ class ReagentCConfig:
 
 @register("reagent_c")
 class ReagentC:
-    """Inference-time critique refinement with any policy and any reward model.
+    """Inference-time critique refinement with any policy and any reward model, following the
+    paper's text (the release has only a config flag; its critique method is never called).
 
     If the RRM's output is malformed (``valid=False``) or its critique is empty there is
     nothing to act on: no second call is made and ``second = first``.

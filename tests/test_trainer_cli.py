@@ -109,7 +109,7 @@ def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path
         (["--set", "rollout.groupsize=4"], "unknown key(s) ['groupsize'] in rollout"),
         (["--set", "learning_rate=1e-4"], "unknown key(s) ['learning_rate'] in config"),
         (["--set", "rl.steps=-1"], "rl.steps must be >= 0"),
-        (["--set", "ref_model=null"], "needs a reference model"),
+        (["--set", "ref_model=null", "--set", "algo_options={kl_coef: 0.01}"], "needs a reference model"),
         (["--set", "env_kwargs={size: 99}"], "size must be an integer between 2 and 25"),
     ],
 )
