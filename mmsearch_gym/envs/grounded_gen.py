@@ -76,8 +76,8 @@ class GroundedGenEnv(ToolEnv):
     ## Episode End
     Terminated by an answer (scored, even when malformed) or by ``fatal_k`` (3) step errors in a row;
     also, as in the release, by ``max_truncated_turns`` (2) over-long turns in a row (longer than
-    ``max_action_chars``, the stand-in for 4096 tokens) or a turn repeating the previous one word for
-    word, both fatal with reward 0. Truncated after ``max_turns`` (10): nine model calls and a forced
+    ``max_action_chars``, the stand-in for 4096 tokens) or a turn repeating the previous (parsed) one
+    word for word, both fatal with reward 0. Truncated after ``max_turns`` (10): nine model calls and a forced
     last one, where a tool call is cut off and unknown references are skipped.
 
     ## Failure signals
@@ -222,12 +222,12 @@ class GroundedGenEnv(ToolEnv):
         if last and isinstance(action, str) and "<tool_call>" in action:
             action = action[: action.find("<tool_call>")]  # the release ignores a tool call on the forced last turn
         text_now = action.strip() if isinstance(action, str) else None
-        repeated, self._prev_action = text_now is not None and text_now == self._prev_action, text_now
-        if repeated and self.end_on_repeat:
+        if self.end_on_repeat and text_now is not None and text_now == self._prev_action:
             self._fatal.k = self._fatal.consecutive + 1  # this error ends the episode (reward 0), as in the release
             return self._fail(rec, StepError.PARSE, "You repeated your previous turn word for word.", wrap=False)
         too_long = isinstance(action, str) and len(action) > self.max_action_chars
         text = super()._run_turn(action, rec, new_ids)
+        self._prev_action = text_now if rec.kind is not None else None  # turns that did not parse: the fatal rule
         self._long_run = self._long_run + 1 if too_long else 0
         if self._long_run >= self.max_truncated_turns:
             self._fatal.k = self._fatal.consecutive + 1  # the release stops after two truncated turns in a row

@@ -161,7 +161,8 @@ class OfflineTextJudge:
     """``score`` = weighted share of the checks a complete answer passes (snapped by :func:`~.grounded_gen.text_reward`).
 
     Weights: ``references`` (each entity shown by a cited reference, and no reference of another
-    entity), ``attributes`` (visual attribute words stated), ``text`` (the required text quoted
+    entity), ``attributes`` (visual attribute words stated, times the share of the prompt's attribute
+    words that are the task's: a prompt listing every colour earns nothing), ``text`` (the required text quoted
     verbatim), ``names`` (the entities named), ``ordinals`` (each reference tied by ordinal); a
     check that does not apply (no text required, no setting) gives its weight to ``attributes``.
     """
@@ -178,6 +179,11 @@ class OfflineTextJudge:
         precision = sum(r in case.entities for r in refs) / len(refs) if refs else 0.0
         wanted = list(case.attributes) + ([case.setting.removeprefix("a ")] if case.setting else [])
         attrs = sum(_says(prompt, w) for w in wanted) / len(wanted) if wanted else 1.0
+        # attribute words the task does not have cost as much as missing ones: listing every colour earns nothing
+        own = " ".join(M.normalize_text(x) for x in [*case.names, *wanted])
+        stray = [w for w in _ATTRIBUTE_WORDS if _says(prompt, w) and not _says(own, w)]
+        said = sum(_says(prompt, w) for w in case.attributes)
+        attrs *= said / (said + len(stray)) if said + len(stray) else 1.0
         names = sum(_says(prompt, n) for n in case.names) / max(len(case.names), 1)
         ordinals = sum(_says(prompt, f"{o} reference image") for o in ("first", "second", "third", "fourth")[: len(refs)])
         ordinals = (ordinals / len(refs)) if refs else 0.0
@@ -191,6 +197,15 @@ class OfflineTextJudge:
         score = sum(weights[k] * checks[k] for k in weights) / sum(weights.values())
         rationale = "Constraints: " + "; ".join(case.names) + ". " + " ".join(f"{k}: {v:.2f}." for k, v in checks.items())
         return {"rationale": rationale, "score": round(score, 3), "checks": {k: round(v, 3) for k, v in checks.items()}}
+
+
+def _vocabulary() -> tuple[str, ...]:
+    from ..world import vocab as V
+
+    return tuple(dict.fromkeys([*V.COLOURS, *V.MATERIALS, *V.SHAPES, *V.CREATURES, *V.LANDMARK_KINDS]))
+
+
+_ATTRIBUTE_WORDS = _vocabulary()
 
 
 def _says(normalized_prompt: str, phrase: str) -> bool:

@@ -9,7 +9,7 @@ It reads a prompt the way an editing model uses one, and draws with the world's 
   editor takes the first three references; so does this one.
 - **Imagined subjects.** A subject with no tied reference is drawn from what the prompt
   states about it (colours, shape, material, creature, kind of building, and the kind of
-  picture: logo, flag, cover, figure …) through :func:`~mmsearch_gym.world.render.render_entity`;
+  picture: "the mascot", "the toy" …, else logo, flag, cover, figure …) through :func:`~mmsearch_gym.world.render.render_entity`;
   what the prompt leaves open is guessed from a hash of the prompt. A reference that is
   attached but never mentioned lends only its dominant colour.
 - **Setting and text.** A setting of :data:`~mmsearch_gym.world.compose.SETTINGS` named by
@@ -87,9 +87,11 @@ def _attributes(text: str) -> tuple[dict[str, object], str | None]:
         hits = _words(low, pool)
         if hits:
             attrs[key] = hits[0]
-    kind = next((KIND_WORDS[w] for w in _words(low, list(KIND_WORDS))), None)
+    nouns = sorted(TYPES.values(), key=lambda t: -len(t.noun))
+    kind = next((t.image_kind for t in nouns if re.search(rf"\bthe {re.escape(t.noun)}\b", low)), None)  # "X, the toy"
     if kind is None:
-        nouns = sorted(TYPES.values(), key=lambda t: -len(t.noun))
+        kind = next((KIND_WORDS[w] for w in _words(low, list(KIND_WORDS))), None)
+    if kind is None:
         kind = next((t.image_kind for t in nouns if re.search(rf"\b{re.escape(t.noun)}\b", low)), None)
     return attrs, kind
 
