@@ -147,6 +147,15 @@ def test_generator_specs_are_checked():
         make_generator(42)
 
 
+def test_the_diffusers_backend_says_how_to_install_it(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("diffusers") is not None:
+        pytest.skip("diffusers is installed here")
+    with pytest.raises(ImportError, match=r"mmsearch-gym\[diffusers\]"):
+        make_generator({"kind": "diffusers", "path": str(tmp_path)})
+
+
 def _oracle_episode(env: GroundedGenEnv, seed: int = 8) -> dict:
     env.reset(seed=seed, options={"composition": "text"})
     while True:

@@ -94,7 +94,8 @@ class GroundedGenEnv(ToolEnv):
     - ``judge``: ``None``/``"offline"`` or ``{"kind": "http", "base_url": …, "model": …, "api_key_env": …}``;
       an HTTP judge that fails falls back to the offline judges and says so in ``judge_error``.
     - ``text_coef`` (0.5), ``min_refs`` (1), ``max_refs`` (4), ``require_think`` (False),
-      ``max_truncated_turns`` (2), ``end_on_repeat`` (True), ``max_turns`` (10), ``fatal_k`` (3),
+      ``max_truncated_turns`` (2), ``end_on_repeat`` (True), ``max_turns`` (10: Gen-Searcher's nine calls
+      and a forced answer; Unify-Agent's six search turns are ``max_turns=7``), ``fatal_k`` (3),
       ``max_new_images`` (5), ``max_images`` (45), ``max_action_chars`` (16384), ``render_mode``.
 
     ## Example

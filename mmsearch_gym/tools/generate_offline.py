@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..world import vocab as V
-from ..world.compose import SETTINGS, Canvas, compose
+from ..world.compose import Canvas, compose
 from ..world.model import Entity
 from ..world.render import render_entity
 from ..world.schema import TYPES
