@@ -246,3 +246,5 @@ def test_bad_arguments_are_rejected():
         e.reset(options={"level": 3})
     with pytest.raises(ValueError, match="category"):
         e.reset(options={"category": "sports"})
+    with pytest.raises(ValueError, match="composition"):
+        e.reset(options={"composition": "collage"})

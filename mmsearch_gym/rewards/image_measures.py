@@ -105,7 +105,7 @@ def normalize_text(text: str) -> str:
 def text_match(found: str, required: str) -> float:
     """How well ``found`` (OCR output) reproduces ``required``: the best ``difflib`` ratio of ``required``
     against any window of ``found`` of its length (extra text around it costs nothing)."""
-    want, got = normalize_text(required), normalize_text(found)
+    want, got = normalize_text(required), normalize_text(found)[:2000]
     if not want:
         return 1.0
     if not got:

@@ -191,6 +191,8 @@ class TaskSampler:
 
     def sample(self, rng: np.random.Generator, category: str | None = None, composition: str | None = None) -> GroundedGenTask:
         """One task (category and composition drawn unless given); RuntimeError after ``max_tries`` misses."""
+        if composition is not None and composition not in COMPOSITIONS:
+            raise ValueError(f"unknown composition {composition!r}; choose from {COMPOSITIONS}")
         for _ in range(self.max_tries):
             cat = category or self.categories[int(rng.integers(len(self.categories)))]
             comp = composition or _weighted(rng, self.weights)
