@@ -29,6 +29,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/mmsearch-gym list
 	$(BIN)/mmsearch-gym play mmsearch_gym/DeepSearch-v0 --policy oracle --policy no_vision --policy single_search --policy random --episodes 20 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/Maze-v0 --policy oracle --policy random --episodes 50 --seed 0
+	$(BIN)/mmsearch-gym play mmsearch_gym/GroundedGen-v0 --policy oracle --policy no_search --policy wrong_reference --policy random --episodes 20 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/MazeGrid-v0 --policy oracle --policy random --episodes 20 --seed 0
 
 test: $(STAMP) system-deps
@@ -39,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/vision_tools.py --quick
 	$(BIN)/python benchmarks/search.py --quick
 	$(BIN)/python benchmarks/deep_search.py --quick
+	$(BIN)/python benchmarks/grounded_gen.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
 

@@ -1,7 +1,8 @@
 """Subcommands ``data build`` and ``data info`` of the ``mmsearch-gym`` command (task datasets).
 
-``mmsearch-gym data build deep_search --split rl|sft --n N --seed S --out DIR`` writes RL tasks
-or oracle SFT trajectories (see :mod:`mmsearch_gym.tasks.deep_search_data`).
+``mmsearch-gym data build deep_search|grounded_gen --split rl|sft --n N --seed S --out DIR`` writes RL tasks
+or oracle SFT trajectories (see :mod:`mmsearch_gym.tasks.deep_search_data` and
+:mod:`mmsearch_gym.tasks.grounded_gen.data`).
 ``mmsearch-gym data tool-benefit DIR --env ID --policy SPEC`` stores AdaTooler's Tool Benefit
 Score ΔS per task in ``DIR/tasks.jsonl`` (see :mod:`algos.tool_benefit`).
 """
@@ -17,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-DATASETS = ("deep_search",)
+DATASETS = ("deep_search", "grounded_gen")
 
 
 def register(subparsers: Any) -> None:
@@ -69,11 +70,11 @@ def _cmd_build(args: argparse.Namespace, console: Console) -> int:
         return 2
     backend = f"world:{args.world}" if args.world else None
     start = time.perf_counter()
+    if args.dataset == "grounded_gen":
+        from .grounded_gen.data import build_dataset
+    env_kwargs = {"min_hops": args.min_hops, "max_hops": args.max_hops} if args.dataset == "deep_search" else {}
     try:
-        manifest = build_dataset(
-            args.out, args.split, args.n, args.seed, backend=backend,
-            env_kwargs={"min_hops": args.min_hops, "max_hops": args.max_hops},
-        )  # fmt: skip
+        manifest = build_dataset(args.out, args.split, args.n, args.seed, backend=backend, env_kwargs=env_kwargs)
     except (ValueError, RuntimeError, OSError) as err:
         console.print(f"[red]{err}[/red]")
         return 1
@@ -134,7 +135,7 @@ def _print_manifest(manifest: dict[str, Any], console: Console) -> None:
     table = Table(title=f"{manifest.get('kind')} · split {manifest.get('split')} · seed {manifest.get('seed')}")
     table.add_column("field")
     table.add_column("value")
-    for key in ("n", "hops", "anchors", "difficulty", "rejected", "oracle_failures", "world"):
+    for key in ("n", "hops", "anchors", "difficulty", "categories", "compositions", "rejected", "oracle_failures", "world"):
         if key in manifest:
             table.add_row(key, json.dumps(manifest[key]) if isinstance(manifest[key], dict) else str(manifest[key]))
     console.print(table)
