@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,13 +44,25 @@ class EnvWorker:
 
     def __init__(self) -> None:
         self.envs: dict[Any, Any] = {}
+        self.spec: dict[Any, str] = {}
+        self.spare: dict[str, list[Any]] = {}  # released envs, reused by the next open of the same spec
 
     def open(self, keys: Sequence[Any], env_id: str, env_kwargs: dict[str, Any] | None = None) -> int:
+        spec = json.dumps([env_id, env_kwargs or {}], sort_keys=True, default=str)
         for key in keys:
             if key in self.envs:
                 raise ValueError(f"env slot {key!r} is already open")
-            self.envs[key] = make_env(env_id, env_kwargs)
+            spare = self.spare.get(spec)
+            self.envs[key] = spare.pop() if spare else make_env(env_id, env_kwargs)
+            self.spec[key] = spec
         return len(self.envs)
+
+    def release(self, keys: Sequence[Any]) -> None:
+        """Free ``keys``; their envs wait for the next :meth:`open` of the same id and kwargs."""
+        for key in keys:
+            env = self.envs.pop(key, None)
+            if env is not None:
+                self.spare.setdefault(self.spec.pop(key), []).append(env)
 
     def reset(self, seeds: dict[Any, int], options: dict[str, Any] | None = None) -> dict[Any, tuple]:
         return {key: self.envs[key].reset(seed=int(seed), options=options) for key, seed in seeds.items()}
@@ -67,8 +81,13 @@ class EnvWorker:
     def close(self, keys: Sequence[Any] | None = None) -> None:
         for key in list(self.envs) if keys is None else keys:
             env = self.envs.pop(key, None)
+            self.spec.pop(key, None)
             if env is not None:
                 env.close()
+        if keys is None:
+            for env in (e for envs in self.spare.values() for e in envs):
+                env.close()
+            self.spare.clear()
 
 
 class RayEnvPool(EnvPool):
@@ -155,3 +174,51 @@ class RayEnvPool(EnvPool):
         for w in self.workers:
             self._ray.kill(w)
         self.workers = []
+
+
+class SharedEnvSlot(EnvPool):
+    """One env slot on a named :class:`EnvWorker` actor that every process of the Ray cluster shares.
+
+    The verl loop's ``env_backend: ray``: each trajectory opens slot ``key`` on actor
+    ``{name}_{crc32(key) % workers}`` (created by the first caller), plays its episode there
+    and releases it; released envs are reused.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any] | None,
+        key: str,
+        workers: int = 1,
+        name: str = "mmsearch_gym_envs",
+        num_cpus: float = 1.0,
+    ):
+        import ray
+
+        self._ray = ray
+        self.vector, self.envs, self.n = None, [], 1
+        self.key = key
+        index = zlib.crc32(key.encode()) % max(1, workers)
+        self.actor = ray.remote(num_cpus=num_cpus)(EnvWorker).options(name=f"{name}_{index}", get_if_exists=True).remote()
+        ray.get(self.actor.open.remote([key], env_id, env_kwargs))
+
+    def reset(self, seeds: Sequence[int], options: dict[str, Any] | None = None) -> list[tuple[dict, dict]]:
+        if len(seeds) != 1:
+            raise ValueError(f"{len(seeds)} seeds for a one-env slot")
+        return [self._ray.get(self.actor.reset.remote({self.key: int(seeds[0])}, options))[self.key]]
+
+    def step(self, actions: dict[int, str]) -> tuple[dict[int, StepResult], dict[int, EpisodeRecord]]:
+        results, ended = self._ray.get(self.actor.step.remote({self.key: actions[0]}))
+        return {0: results[self.key]}, ({0: ended[self.key]} if self.key in ended else {})
+
+    def record(self, i: int) -> EpisodeRecord:
+        return self._ray.get(self.actor.record.remote(self.key))
+
+    def local_env(self, i: int) -> None:
+        return None
+
+    def call(self, i: int, name: str, *args: Any) -> Any:
+        return self._ray.get(self.actor.call.remote(self.key, name, *args))
+
+    def close(self) -> None:
+        self._ray.get(self.actor.release.remote([self.key]))
