@@ -122,7 +122,10 @@ def episode_spec(kwargs: dict[str, Any], settings: dict[str, Any]) -> tuple[str,
             "in the dataset (python -m algos.integrations.verl.data writes such rows)"
         )
     seed = spec.get("seed", extra.get("index", kwargs.get("index", 0)))
-    env_kwargs = {**(settings.get("env_kwargs") or {}), **(spec.get("env_kwargs") or {})}
+    row_kwargs = spec.get("env_kwargs") or {}
+    if isinstance(row_kwargs, str):  # parquet rows carry them as JSON
+        row_kwargs = json.loads(row_kwargs)
+    env_kwargs = {**(settings.get("env_kwargs") or {}), **row_kwargs}
     return str(env_id), int(seed), env_kwargs
 
 
