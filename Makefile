@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/deep_search.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
+	$(BIN)/python benchmarks/ray_pool.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
