@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
+VERL_VERSION := 0.9.1
 PYTEST_WORKERS ?= 2
 
 .PHONY: demo test bench system-deps clean
@@ -15,6 +16,9 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: the local CPU wheel, not an unpinned multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# verl without its deps: they pin transformers<5.11 (and torch 2.11 in its GPU extras); the
+	# modules the integration imports need only what the dev extra lists
+	$(BIN)/python -m pip install --quiet --no-deps "verl==$(VERL_VERSION)"
 	touch $(STAMP)
 
 # tesseract for the OCR tool: installed through apt when missing; a warning (not a failure) where apt is unavailable
@@ -43,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/grounded_gen.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
+	$(BIN)/python benchmarks/ray_pool.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -263,18 +263,24 @@ def build_vlm(
 
 
 def save_tiny_model(path: str | Path, kind: str = "text", tokenizer: Any = None, **sizes: Any) -> Path:
-    """Build a tiny ``text`` or ``vlm`` model and save it, with its tokenizer (and processor), to ``path``."""
+    """Build a tiny ``text`` or ``vlm`` model and save it, with its tokenizer (and processor), to ``path``.
+
+    ``AutoTokenizer.from_pretrained(path)`` gives the same ids as :func:`~algos.rollout.load_tokenizer`
+    (see :func:`~algos.rollout.loading.save_tokenizer`), so verl, TRL and vLLM load it right.
+    """
+    from algos.rollout.loading import save_tokenizer
+
     if kind not in ("text", "vlm"):
         raise ValueError(f"kind must be 'text' or 'vlm', got {kind!r}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
+    processor = None
     if kind == "text":
         model = build_text_model(tokenizer, **sizes)
-        tokenizer.save_pretrained(path)
     else:
         model, processor = build_vlm(tokenizer, **sizes)
-        processor.save_pretrained(path)
+    save_tokenizer(path, tokenizer, processor)  # AutoTokenizer / AutoProcessor load what was saved
     model.save_pretrained(path)
     return path
 

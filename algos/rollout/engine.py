@@ -70,6 +70,7 @@ class _Episode:
     tokens: EpisodeTokens | None
     turn: int = 0
     record: EpisodeRecord | None = None
+    limit: int = 0  # this episode's context limit in tokens
 
 
 class RolloutEngine:
@@ -81,6 +82,8 @@ class RolloutEngine:
         chat: how the conversation is tokenised; defaults to ``policy.chat_format()`` for
             token policies; optional for text policies (give one to get SFT tensors).
         max_episode_tokens: the per-episode limit on context length (prompt + all turns).
+        max_response_tokens: optional limit on the tokens after the prompt (turns and env
+            replies), for trainers that hold prompt and response in fixed widths (verl).
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class RolloutEngine:
         sampling: SamplingParams | None = None,
         chat: ChatFormat | None = None,
         max_episode_tokens: int = 8192,
+        max_response_tokens: int | None = None,
     ):
         self.token_mode = is_token_policy(policy)
         if not self.token_mode and not is_text_policy(policy):
@@ -105,6 +109,9 @@ class RolloutEngine:
         self.sampling = sampling or SamplingParams()
         self.chat = chat
         self.max_episode_tokens = int(max_episode_tokens)
+        if max_response_tokens is not None and max_response_tokens < 1:
+            raise ValueError(f"max_response_tokens must be >= 1 (or None), got {max_response_tokens}")
+        self.max_response_tokens = max_response_tokens
 
     def rollout(
         self,
@@ -139,7 +146,7 @@ class RolloutEngine:
                 with _timed(clock, "tokenize"):
                     tokens = EpisodeTokens()
                     tokens.append(self.chat.prompt(messages, [m["images"] for m in messages]))
-            episodes.append(_Episode(i, messages, tokens))
+            episodes.append(_Episode(i, messages, tokens, limit=self._limit(tokens)))
         active = [ep for ep in episodes if not self._out_of_room(ep, pool)]
         while active:
             with _timed(clock, "generation"):
@@ -196,7 +203,7 @@ class RolloutEngine:
         """(action text, ids, finish reason) for each active episode."""
         if self.token_mode:
             assert self.chat is not None
-            prompts = [ep.tokens.prompt(self.max_episode_tokens - len(ep.tokens)) for ep in active]  # type: ignore[union-attr]
+            prompts = [ep.tokens.prompt(ep.limit - len(ep.tokens)) for ep in active]  # type: ignore[union-attr]
             gens = self.policy.generate(prompts, params, self.chat.stop_ids)
             if len(gens) != len(active):
                 raise PolicyError(f"the policy returned {len(gens)} turns for {len(active)} prompts")
@@ -219,7 +226,7 @@ class RolloutEngine:
             if not isinstance(text, str):
                 raise PolicyError(f"the policy returned a {type(text).__name__} instead of a turn's text")
             ids = self.chat.assistant(text) if self.chat is not None else []
-            room = self.max_episode_tokens - (len(ep.tokens) if ep.tokens is not None else 0)
+            room = ep.limit - (len(ep.tokens) if ep.tokens is not None else 0)
             if self.chat is not None and len(ids) > min(params.max_new_tokens, room):
                 ids = ids[: min(params.max_new_tokens, room)]  # the per-turn limit holds for teachers too
                 text = self.chat.action_text(ids, stopped=False)
@@ -230,7 +237,7 @@ class RolloutEngine:
 
     def _out_of_room(self, ep: _Episode, pool: EnvPool) -> bool:
         """End ``ep`` when its context leaves no room to generate; True if it ended."""
-        if ep.tokens is None or len(ep.tokens) < self.max_episode_tokens:
+        if ep.tokens is None or len(ep.tokens) < ep.limit:
             return False
         record = pool.record(ep.slot)
         record.fatal, record.fatal_turn = True, len(record.turns)
@@ -238,6 +245,12 @@ class RolloutEngine:
         record.reward, record.success, record.reward_components = 0.0, False, {}
         ep.record = record
         return True
+
+    def _limit(self, tokens: EpisodeTokens | None) -> int:
+        """The context limit of an episode whose prompt is ``tokens``."""
+        if tokens is None or self.max_response_tokens is None:
+            return self.max_episode_tokens
+        return min(self.max_episode_tokens, len(tokens) + self.max_response_tokens)
 
     @property
     def pad_id(self) -> int:

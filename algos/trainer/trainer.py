@@ -27,7 +27,7 @@ import torch
 import algos
 from algos.rollout import HFPolicy, RolloutEngine, SamplingParams, load_pretrained
 from algos.rollout.engine import model_inputs
-from algos.rollout.loading import check_model_dir
+from algos.rollout.loading import check_model_dir, save_tokenizer
 from algos.rollout.tokens import collate
 from algos.trainer import checkpoint as ckpt
 from algos.trainer.config import ConfigError, TrainConfig
@@ -301,7 +301,7 @@ class Trainer:
     def _finish(self) -> None:
         final = self.out / "final"
         self.model.save_pretrained(final)
-        (self.processor or self.tokenizer).save_pretrained(final)
+        save_tokenizer(final, self.tokenizer, self.processor)  # loadable by AutoTokenizer / AutoProcessor
         if self.cfg.logging.plot:
             plot_curves(self.logger.path, self.out / "curves.png", title=f"{self.cfg.env} · {self.cfg.algo}")
 
