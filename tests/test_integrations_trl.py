@@ -54,7 +54,7 @@ def test_grpo_trainer_trains_the_tiny_model_on_maze_with_fatal_grpo(model_dir, t
         max_steps=2, learning_rate=5e-3, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
         max_tool_calling_iterations=2, save_strategy="no", temperature=1.0, seed=0, dataloader_num_workers=0,
     )  # fmt: skip
-    algo = algos.make("fatal_grpo", clamp_unanswered=False)
+    algo = algos.make("fatal_grpo", clamp_unanswered=False, kl_coef=0.001)  # KL on: the ref log-probs path is checked too
     trainer = MMSearchGRPOTrainer(str(model_dir), env_id=ENV, env_kwargs=KW, algo=algo, args=args,
                                   train_dataset=env_dataset(ENV, range(8), KW, images=False))  # fmt: skip
     assert trainer.beta == algo.config.kl_coef  # TRL computes the reference log-probs the zoo's KL needs
