@@ -69,9 +69,13 @@ class HTTPPolicy:
 
     def body(self, messages: Sequence[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for one chat (env-format messages, images as arrays)."""
+        return self.request_body([openai_message(m) for m in messages], params)
+
+    def request_body(self, messages: list[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
+        """The request body for chat messages already in OpenAI format (see :func:`openai_message`)."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [_openai_message(m) for m in messages],
+            "messages": messages,
             "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -117,7 +121,8 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def _openai_message(m: dict[str, Any]) -> dict[str, Any]:
+def openai_message(m: dict[str, Any]) -> dict[str, Any]:
+    """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as PNG data URLs."""
     images = m.get("images") or []
     if not images:
         return {"role": m["role"], "content": m["content"]}
