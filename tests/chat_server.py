@@ -4,7 +4,7 @@
 i-th request (a ``str`` body is sent as is, anything else as JSON). ``requests`` holds ``{"path",
 "headers", "body"}`` per request; ``url`` is the server root and ``api`` the OpenAI-style ``…/v1``
 base. ``GET /v1/models`` lists ``models``; ``delay`` seconds pass before each chat answer (a model's
-latency).
+latency); ``port`` reuses a port (a server restarted where the last one died).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class ChatServer:
-    def __init__(self, script: Script, models: Sequence[str] = ("served-model",), delay: float = 0.0):
+    def __init__(self, script: Script, models: Sequence[str] = ("served-model",), delay: float = 0.0, port: int = 0):
         self.script, self.requests, self.models, self.delay = script, [], list(models), delay
         with_body = len(inspect.signature(script).parameters) >= 2
         lock = threading.Lock()
@@ -70,7 +70,7 @@ class ChatServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.api = f"{self.url}/v1"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

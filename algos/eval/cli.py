@@ -72,6 +72,12 @@ def _text_option(value: str | None) -> str | None:
     return value
 
 
+def _error(console: Any, err: object) -> None:
+    from rich.text import Text
+
+    console.print(Text(str(err), style="red"), soft_wrap=True)
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The ``mmsearch-gym eval …`` command that ``args`` came from (non-default options only)."""
     parser: argparse.ArgumentParser = args._parser
@@ -111,11 +117,11 @@ def eval_handler(args: argparse.Namespace, console: Any) -> int:
         )  # fmt: skip
         result = run_eval(cfg, console=console, argv=shlex.split(command_line(args))[1:])
     except EvalStopped as err:
-        console.print(f"[red]{err}[/red]", highlight=False, soft_wrap=True)
+        _error(console, err)
         console.print(f"resume with: {command_line(args)}", highlight=False, soft_wrap=True, markup=False)
         return 1
     except (PolicySpecError, SuiteError, ModelPathError, ImportError, OSError, ValueError, TypeError) as err:
-        console.print(f"[red]{err}[/red]", highlight=False, soft_wrap=True)
+        _error(console, err)
         return 2
     _print_summary(result.summary, console)
     note = f"{result.played} episodes played, {result.skipped} already in the folder"
@@ -164,7 +170,7 @@ def report_handler(args: argparse.Namespace, console: Any) -> int:
             store = RunStore(args.runs[0])
             lines = store.lines()
             if not lines:
-                console.print(f"[red]{args.runs[0]} holds no episodes[/red]")
+                _error(console, f"{args.runs[0]} holds no episodes")
                 return 2
             config = store.read_config() or {}
             summary = summarize(lines, _suite(config))
@@ -177,7 +183,7 @@ def report_handler(args: argparse.Namespace, console: Any) -> int:
         out = Path(args.out or "comparison.html")
         data = write_comparison(args.runs, out, args.metric or COMPARED)
     except (FileNotFoundError, ValueError) as err:
-        console.print(f"[red]{err}[/red]", highlight=False, soft_wrap=True)
+        _error(console, err)
         return 2
     from rich.table import Table
 

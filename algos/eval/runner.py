@@ -165,16 +165,19 @@ def _driver(policy: Any, specs: dict[str, Any], cfg: EvalConfig) -> Any:
 
 
 def _preflight(policy: Any, specs: dict[str, Any]) -> None:
-    """Make each env once and, for scripted agents, ask for one turn: a bad env argument or an
-    agent the env does not have fails here, before any episode."""
+    """Make and reset each env once and, for scripted agents, ask for one turn: a bad env argument,
+    a dataset without ``index`` or an agent the env does not have fails here, before any episode."""
     from algos.eval.envs import make_env
 
     for spec in specs.values():
         env = make_env(spec)
         try:
-            if isinstance(policy, ScriptedTextPolicy):
-                env.next_options = {"index": 0} if spec.by_index else None
+            env.next_options = {"index": 0} if spec.by_index else None
+            try:
                 env.reset(seed=0)
+            except (ValueError, TypeError, KeyError) as err:
+                raise SuiteError(f"cannot reset {spec.name} with options {env.next_options}: {err}") from None
+            if isinstance(policy, ScriptedTextPolicy):
                 try:
                     policy.act([TextRequest([], env=env)], SamplingParams())
                 except (ValueError, AttributeError, NotImplementedError) as err:
