@@ -89,8 +89,11 @@ class Page:
             raise RuntimeError(f"JavaScript failed: {out['exceptionDetails']}")
         return out["result"].get("value")
 
-    def screenshot(self, path: str | Path, width: int = 1400, height: int = 2200) -> Path:
+    def screenshot(self, path: str | Path, width: int = 1400, height: int = 2200, selector: str | None = None) -> Path:
+        """A PNG of the viewport (``width`` × ``height``), scrolled to ``selector`` when given."""
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        if selector is not None:
+            self.eval(f"document.querySelector({json.dumps(selector)}).scrollIntoView()")
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)["data"]
         Path(path).write_bytes(base64.b64decode(data))
         return Path(path)

@@ -96,7 +96,7 @@ def histogram(counts: Mapping[str, int], title: str = "") -> str:
     labels = list(counts)
     n = len(labels)
     bw = max(8, min(40, 480 // max(n, 1)))
-    w, h, base = max(bw * n + 40, 240), 150, 120
+    w, h, base = max(bw * n + 40, 240, 7 * len(title) + 10), 150, 120
     top = max(counts.values()) or 1
     parts = [f'<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">']
     if title:
@@ -117,7 +117,7 @@ CSS = """
 :root{--fg:#1d232b;--mut:#66707c;--bg:#f6f7f9;--card:#fff;--line:#e1e4e8;--acc:#2f6fde;--ok:#1e8e3e;--bad:#c5221f;--warn:#b06000}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#172033;color:#fff;padding:18px 28px}header h1{margin:0 0 4px;font-size:20px}header .sub{color:#c8d1e0}
-main{max-width:1280px;margin:0 auto;padding:18px 28px}section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 18px;margin:0 0 18px}
+main{max-width:1280px;margin:0 auto;padding:18px 28px}section{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 18px;margin:0 0 18px}
 h2{font-size:17px;margin:2px 0 10px}h3{font-size:14px;margin:14px 0 6px;color:#35404e}
 table{border-collapse:collapse;margin:4px 0 10px;font-variant-numeric:tabular-nums}th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:right;vertical-align:top}
 th:first-child,td:first-child{text-align:left}th{font-weight:600;color:#3b4654;background:#fafbfc}.ci{color:var(--mut);font-size:12px}

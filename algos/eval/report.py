@@ -31,7 +31,8 @@ def write_report(store: RunStore, summary: dict[str, Any], lines: Sequence[dict[
     lines = store.lines() if lines is None else lines
     config = store.read_config() or {}
     images = _embed_images(store, lines, max_side, int(image_budget_mb * 2**20))
-    episodes = [_episode_view(line, summary) for line in lines]
+    ordered = sorted(lines, key=lambda x: (x["env"], x["seed"], x["sample"]))
+    episodes = [_episode_view(line, summary) for line in ordered]
     body = "".join([
         _headline(summary),
         _by_tag(summary),
