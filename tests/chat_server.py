@@ -4,7 +4,8 @@
 i-th request (a ``str`` body is sent as is, anything else as JSON). ``requests`` holds ``{"path",
 "headers", "body"}`` per request; ``url`` is the server root and ``api`` the OpenAI-style ``…/v1``
 base. ``GET /v1/models`` lists ``models``; ``delay`` seconds pass before each chat answer (a model's
-latency); ``port`` reuses a port (a server restarted where the last one died).
+latency); ``port`` reuses a port (a server restarted where the last one died); ``keep_alive``
+keeps connections open between requests like a real server (``close`` then leaves them open).
 """
 
 from __future__ import annotations
@@ -36,13 +37,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class ChatServer:
-    def __init__(self, script: Script, models: Sequence[str] = ("served-model",), delay: float = 0.0, port: int = 0):
+    def __init__(self, script: Script, models: Sequence[str] = ("served-model",), delay: float = 0.0, port: int = 0,
+                 keep_alive: bool = False):
         self.script, self.requests, self.models, self.delay = script, [], list(models), delay
         with_body = len(inspect.signature(script).parameters) >= 2
         lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def _send(self, status: int, reply: Any) -> None:
                 data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
                 self.send_response(status)

@@ -32,18 +32,25 @@ class Completion:
 
 
 class AsyncChat:
-    """Sends ``policy``'s requests with at most ``max_concurrency`` in flight."""
+    """Sends ``policy``'s requests with at most ``max_concurrency`` in flight.
 
-    def __init__(self, policy: HTTPPolicy, max_concurrency: int | None = None, timeout: float | None = None):
+    Connections are spread over one client per ``per_client`` slots: httpcore's pool scans
+    all its connections for every request, which costs more CPU than the request itself
+    once hundreds are open.
+    """
+
+    def __init__(self, policy: HTTPPolicy, max_concurrency: int | None = None, timeout: float | None = None,
+                 per_client: int = 8):  # fmt: skip
         self.policy = policy
         limit = max_concurrency or policy.max_concurrency
         self._slots = asyncio.Semaphore(limit)
         to = timeout if timeout is not None else policy.client.timeout
-        limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-        self.client = httpx.AsyncClient(timeout=to, limits=limits)
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        self.clients = [httpx.AsyncClient(timeout=to, limits=limits) for _ in range(-(-limit // per_client))]
 
-    async def complete(self, messages: list[dict[str, Any]], params: SamplingParams) -> Completion:
-        """One turn for OpenAI-format ``messages``."""
+    async def complete(self, messages: list[dict[str, Any]], params: SamplingParams, slot: int = 0) -> Completion:
+        """One turn for OpenAI-format ``messages``; ``slot`` (the caller's episode slot) picks the client."""
+        client = self.clients[slot % len(self.clients)]
         p = self.policy
         body = p.request_body(messages, params)
         last = ""
@@ -52,7 +59,7 @@ class AsyncChat:
                 await asyncio.sleep(p.backoff * 2 ** (attempt - 1))
             try:
                 async with self._slots:
-                    resp = await self.client.post(p.url, json=body, headers=p.headers)
+                    resp = await client.post(p.url, json=body, headers=p.headers)
             except httpx.HTTPError as err:
                 last = f"{type(err).__name__}: {err}"
                 continue
@@ -69,7 +76,8 @@ class AsyncChat:
         raise PolicyError(f"policy server {p.url} failed after {p.max_retries + 1} attempts; last error: {last}")
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def _usage(resp: httpx.Response) -> dict[str, int]:

@@ -9,8 +9,8 @@
   ``concurrency`` episodes, one batched ``generate`` per round, so the ids are exactly what
   the model sampled; a chunk's episodes are saved when the chunk ends.
 
-Both call ``on_done(job, env, record, usage, elapsed_s)`` with the env still holding the
-episode's images; the first error stops the run (episodes already saved stay saved).
+Both call ``on_done(job, env, record, usage, elapsed_s, encoded)`` with the env still holding
+the episode's images (``encoded``: PNG bytes already made for the server, by ``id`` of the array); the first error stops the run (episodes already saved stay saved).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from algos.eval.async_http import AsyncChat, ContextTooLong
-from algos.eval.envs import EvalEnv, make_env
+from algos.eval.envs import EvalEnv, PngCache, make_env
 from algos.eval.store import Job
 from algos.eval.suite import EnvSpec
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest
@@ -32,7 +32,7 @@ from algos.rollout.engine import TOKEN_LIMIT
 from algos.rollout.http import HTTPPolicy, openai_message
 from mmsearch_gym.core.record import EpisodeRecord
 
-OnDone = Callable[[Job, EvalEnv, EpisodeRecord, dict[str, int], float], None]
+OnDone = Callable[[Job, EvalEnv, EpisodeRecord, dict[str, int], float, dict[int, bytes]], None]
 
 
 def _opening(env: EvalEnv, obs: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,12 +70,12 @@ class AsyncDriver:
         queue = deque(jobs)
         chat = AsyncChat(self.policy, self.concurrency) if self.http else None
         pool = ThreadPoolExecutor(self.env_threads, thread_name_prefix="eval-env")
-        io = ThreadPoolExecutor(1, thread_name_prefix="eval-io")
+        io = ThreadPoolExecutor(4, thread_name_prefix="eval-io")  # saving images waits on the disk
         envs: list[EvalEnv] = []
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.concurrency, len(jobs))):
-                    group.create_task(self._worker(queue, chat, pool, io, envs, on_done))
+                for slot in range(min(self.concurrency, len(jobs))):
+                    group.create_task(self._worker(slot, queue, chat, pool, io, envs, on_done))
         except BaseExceptionGroup as eg:
             raise _first(eg) from None
         finally:
@@ -86,7 +86,7 @@ class AsyncDriver:
             pool.shutdown(wait=True, cancel_futures=True)
             io.shutdown(wait=True)
 
-    async def _worker(self, queue: deque[Job], chat: AsyncChat | None, pool: ThreadPoolExecutor,
+    async def _worker(self, slot: int, queue: deque[Job], chat: AsyncChat | None, pool: ThreadPoolExecutor,
                       io: ThreadPoolExecutor, all_envs: list[EvalEnv], on_done: OnDone) -> None:  # fmt: skip
         loop = asyncio.get_running_loop()
         mine: dict[str, EvalEnv] = {}
@@ -98,38 +98,40 @@ class AsyncDriver:
                 all_envs.append(env)
             start = time.perf_counter()
             if chat is not None:
-                record, usage = await self._http_episode(job, env, chat, pool)
+                record, usage, encoded = await self._http_episode(job, env, chat, pool, slot)
             else:
-                record, usage = await self._text_episode(job, env, pool)
+                record, usage, encoded = await self._text_episode(job, env, pool)
             elapsed = time.perf_counter() - start
-            await loop.run_in_executor(io, on_done, job, env, record, usage, elapsed)
+            await loop.run_in_executor(io, on_done, job, env, record, usage, elapsed, encoded)
 
     def _reset(self, env: EvalEnv, job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
         env.next_options = {"index": job.index} if self.specs[job.env].by_index else None
         return env.reset(seed=job.seed)
 
-    async def _http_episode(self, job: Job, env: EvalEnv, chat: AsyncChat, pool: ThreadPoolExecutor
-                            ) -> tuple[EpisodeRecord, dict[str, int]]:  # fmt: skip
+    async def _http_episode(self, job: Job, env: EvalEnv, chat: AsyncChat, pool: ThreadPoolExecutor, slot: int
+                            ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:  # fmt: skip
         loop = asyncio.get_running_loop()
+
+        pngs = PngCache()
 
         def reset() -> list[dict[str, Any]]:
             obs, info = self._reset(env, job)
-            return [openai_message(m) for m in _opening(env, obs, info)]
+            return [openai_message(m, pngs.data_url) for m in _opening(env, obs, info)]
 
         def step(text: str) -> tuple[bool, dict[str, Any]]:
             obs, _, terminated, truncated, info = env.step(text)
             role = info["messages"][-1]["role"] if info.get("messages") else "user"
             reply = {"role": role, "content": obs["text"], "images": list(obs["images"])}
-            return terminated or truncated, openai_message(reply)
+            return terminated or truncated, openai_message(reply, pngs.data_url)
 
         wire = await loop.run_in_executor(pool, reset)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         counted = False
         while True:
             try:
-                turn = await chat.complete(wire, self.sampling)
+                turn = await chat.complete(wire, self.sampling, slot)
             except ContextTooLong:
-                return token_limit_record(env.unwrapped.episode_record()), usage if counted else {}
+                return token_limit_record(env.unwrapped.episode_record()), usage if counted else {}, pngs.encoded
             if turn.completion_tokens is not None:
                 counted = True
                 usage["prompt_tokens"] += turn.prompt_tokens or 0
@@ -137,11 +139,11 @@ class AsyncDriver:
             wire.append({"role": "assistant", "content": turn.text})
             done, reply = await loop.run_in_executor(pool, step, turn.text)
             if done:
-                return env.unwrapped.episode_record(), usage if counted else {}
+                return env.unwrapped.episode_record(), usage if counted else {}, pngs.encoded
             wire.append(reply)
 
     async def _text_episode(self, job: Job, env: EvalEnv, pool: ThreadPoolExecutor
-                            ) -> tuple[EpisodeRecord, dict[str, int]]:  # fmt: skip
+                            ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:  # fmt: skip
         """A text policy in this process (a scripted agent): its turns are computed in the env thread."""
 
         def play() -> EpisodeRecord:
@@ -159,7 +161,7 @@ class AsyncDriver:
                                  "images": list(obs["images"])})  # fmt: skip
 
         record = await asyncio.get_running_loop().run_in_executor(pool, play)
-        return record, {}
+        return record, {}, {}
 
 
 class BatchDriver:
@@ -193,7 +195,7 @@ class BatchDriver:
                         if result.tokens is not None:
                             ep = result.tokens[i]
                             usage = {"completion_tokens": sum(b - a for a, b in ep.spans), "context_tokens": len(ep)}
-                        on_done(job, env, result.records[i], usage, elapsed)
+                        on_done(job, env, result.records[i], usage, elapsed, {})
             finally:
                 for env in envs:
                     env.close()

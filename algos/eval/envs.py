@@ -51,10 +51,35 @@ def make_env(spec: EnvSpec) -> EvalEnv:
     return EvalEnv(env, spec.system_prompt, spec.prompt_template)
 
 
-def episode_images(env: gym.Env) -> dict[str, np.ndarray]:
-    """Every image of the env's current episode, by id."""
+def episode_images(env: gym.Env, encoded: dict[int, bytes] | None = None) -> dict[str, np.ndarray | bytes]:
+    """Every image of the env's current episode, by id: its PNG bytes when ``encoded`` (keyed by
+    ``id(array)``) already holds them, else the array."""
     store = env.unwrapped.images  # type: ignore[attr-defined]
-    return {i: store.get(i) for i in store.ids}
+    encoded = encoded or {}
+    out: dict[str, np.ndarray | bytes] = {}
+    for i in store.ids:
+        arr = store.get(i)
+        out[i] = encoded.get(id(arr), arr)
+    return out
+
+
+class PngCache:
+    """PNG bytes of an episode's images, encoded once for the server and reused for the files."""
+
+    def __init__(self) -> None:
+        self.encoded: dict[int, bytes] = {}
+        self._keep: list[np.ndarray] = []  # keeps ids unique while cached
+
+    def data_url(self, image: np.ndarray) -> str:
+        import base64
+
+        from algos.eval.store import png_bytes
+
+        data = self.encoded.get(id(image))
+        if data is None:
+            data = self.encoded[id(image)] = png_bytes(image)
+            self._keep.append(image)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def stored_record(env: EvalEnv, record: Any) -> dict[str, Any]:

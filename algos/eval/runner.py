@@ -14,10 +14,13 @@ what finished is kept and summarised.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import platform
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -88,6 +91,7 @@ class EvalResult:
     store: RunStore
     played: int  # episodes played by this call
     skipped: int  # episodes already in the folder
+    play_s: float = 0.0  # seconds spent playing them (after set-up, before the summary)
 
 
 def build_jobs(suite: Suite, episodes: int, samples: int, seed: int) -> list[Job]:
@@ -136,6 +140,7 @@ def run_eval(cfg: EvalConfig, console: Any = None, policy: Any = None, argv: lis
         env_ids = {e.name: e.env for e in suite.envs}
         tracker = _Tracker(store, env_ids, len(jobs), skipped, console, progress and len(pending) > 1)
         driver = _driver(policy, specs, cfg)
+        start = time.perf_counter()
         try:
             with tracker:
                 driver.run(pending, tracker.on_done)
@@ -150,10 +155,11 @@ def run_eval(cfg: EvalConfig, console: Any = None, policy: Any = None, argv: lis
                 len(jobs),
             ) from err
         played = tracker.played
+        play_s = time.perf_counter() - start
     elif not store.config_path.exists():
         store.write_config(config)
     summary = _finish(store, suite, cfg)
-    return EvalResult(summary, store, played, skipped)
+    return EvalResult(summary, store, played, skipped, play_s if pending else 0.0)
 
 
 def _driver(policy: Any, specs: dict[str, Any], cfg: EvalConfig) -> Any:
@@ -239,6 +245,7 @@ def _norm(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+@functools.cache
 def versions() -> dict[str, str | None]:
     """Versions of what shaped the numbers (packages, Python, the source commit)."""
     out: dict[str, str | None] = {"python": sys.version.split()[0], "platform": platform.platform()}
@@ -263,6 +270,7 @@ class _Tracker:
     def __init__(self, store: RunStore, env_ids: dict[str, str], total: int, skipped: int, console: Any, show: bool):
         self.store, self.env_ids, self.total, self.skipped = store, env_ids, total, skipped
         self.played = self.success = self.fatal = 0
+        self._lock = threading.Lock()  # episodes are saved from several threads
         for line in store.lines():
             self.success += bool(line["record"]["success"])
             self.fatal += bool(line["record"]["fatal"])
@@ -283,16 +291,18 @@ class _Tracker:
             return ""
         return f"success {self.success / n:.1%} · fatal {self.fatal / n:.1%}"
 
-    def on_done(self, job: Job, env: Any, record: Any, usage: dict[str, int], elapsed: float) -> None:
+    def on_done(self, job: Job, env: Any, record: Any, usage: dict[str, int], elapsed: float,
+                encoded: dict[int, bytes]) -> None:  # fmt: skip
         from algos.eval.envs import episode_images, stored_record
 
-        self.store.write_episode(job, self.env_ids[job.env], stored_record(env, record), episode_images(env),
+        self.store.write_episode(job, self.env_ids[job.env], stored_record(env, record), episode_images(env, encoded),
                                  usage=usage, elapsed_s=round(elapsed, 4))  # fmt: skip
-        self.played += 1
-        self.success += bool(record.success)
-        self.fatal += bool(record.fatal)
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, rates=self._rates())
+        with self._lock:
+            self.played += 1
+            self.success += bool(record.success)
+            self.fatal += bool(record.fatal)
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, rates=self._rates())
 
     def __enter__(self) -> _Tracker:
         if self._progress is not None:
@@ -300,5 +310,6 @@ class _Tracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.store.sync()
         if self._progress is not None:
             self._progress.stop()

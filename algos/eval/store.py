@@ -1,8 +1,10 @@
 """A run's folder: ``config.json``, ``episodes.jsonl`` (one finished episode a line), ``images/``.
 
-An episode's images are written first, then its line, flushed and fsynced: a line in the
-file means the episode and its images are complete, so a killed run loses only the
-episodes it had in flight. A torn last line (killed mid-write) is dropped on reopening.
+An episode's images are written first, then its line, flushed to the OS: a line in the file
+means the episode and its images are complete, so a killed run loses only the episodes it
+had in flight. The file is fsynced at most every ``fsync_every`` seconds and at the end
+(a crash of the whole machine may lose the last second). A torn last line (killed
+mid-write) is dropped on reopening.
 
 Each line: ``key`` (``env/seed/sample``), ``env`` (the suite entry), ``env_id``, ``index``,
 ``seed``, ``sample``, ``record`` (the env's :class:`~mmsearch_gym.core.record.EpisodeRecord`,
@@ -12,10 +14,12 @@ the policy reports them) and ``elapsed_s``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +48,11 @@ class Job:
 class RunStore:
     """Reads and appends a run folder's files."""
 
-    def __init__(self, out: str | Path):
+    def __init__(self, out: str | Path, fsync_every: float = 1.0):
         self.root = Path(out)
+        self.fsync_every = fsync_every
+        self._synced = time.monotonic()
+        self._dirty = False
         self.episodes_path = self.root / "episodes.jsonl"
         self.config_path = self.root / "config.json"
         self.summary_path = self.root / "summary.json"
@@ -107,17 +114,18 @@ class RunStore:
             p.unlink(missing_ok=True)
         shutil.rmtree(self.images_dir, ignore_errors=True)
 
-    def write_episode(self, job: Job, env_id: str, record: dict[str, Any], images: Mapping[str, np.ndarray],
+    def write_episode(self, job: Job, env_id: str, record: dict[str, Any], images: Mapping[str, np.ndarray | bytes],
                       **extra: Any) -> dict[str, Any]:  # fmt: skip
-        """Save ``images`` (id → array) as PNGs, then append the episode's line; return the line."""
-        folder = self.images_dir / job.env / f"{job.seed}-{job.sample}"
+        """Save ``images`` (id → array, or PNG bytes already encoded) as
+        ``images/ENV/SEED-SAMPLE_img_N.png``, then append the episode's line; return the line."""
+        folder = self.images_dir / job.env
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for image_id, arr in images.items():
+        for image_id, image in images.items():
             if not _IMAGE_ID.fullmatch(image_id):
                 continue  # ids come from the env, but they name files: keep only the env's own form
-            path = folder / f"{image_id}.png"
-            Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(path, format="PNG", compress_level=1)
+            path = folder / f"{job.seed}-{job.sample}_{image_id}.png"
+            path.write_bytes(image if isinstance(image, bytes) else png_bytes(image))
             paths[image_id] = path.relative_to(self.root).as_posix()
         line = {
             "key": job.key,
@@ -134,8 +142,26 @@ class RunStore:
         with self._lock, open(self.episodes_path, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            self._dirty = True
+            if time.monotonic() - self._synced >= self.fsync_every:
+                os.fsync(fh.fileno())
+                self._synced, self._dirty = time.monotonic(), False
         return line
+
+    def sync(self) -> None:
+        """fsync the episodes file (the end of a run)."""
+        with self._lock:
+            if self._dirty and self.episodes_path.exists():
+                with open(self.episodes_path, "rb") as fh:
+                    os.fsync(fh.fileno())
+            self._synced, self._dirty = time.monotonic(), False
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """``image`` as PNG (fast compression: these are written and sent once)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _jsonable(obj: Any) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -121,12 +121,14 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def openai_message(m: dict[str, Any]) -> dict[str, Any]:
-    """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as PNG data URLs."""
+def openai_message(m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+    """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as
+    PNG data URLs (made by ``data_url``, default :func:`png_data_url`)."""
     images = m.get("images") or []
     if not images:
         return {"role": m["role"], "content": m["content"]}
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": png_data_url(img)}} for img in images]
+    url = data_url or png_data_url
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url(img)}} for img in images]
     return {"role": m["role"], "content": parts + [{"type": "text", "text": m["content"]}]}
 
 
