@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/deep_search.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
+	$(BIN)/python benchmarks/eval.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

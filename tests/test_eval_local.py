@@ -212,3 +212,27 @@ def test_eval_cli_rejects_bad_options(tmp_path, capsys):
     suite = write_suite(tmp_path / "s.yaml", f"envs: [{{env: {MAZE}, by_index: true}}]")
     assert main(["eval", suite, "--policy", "oracle", "--out", str(tmp_path / "x")]) == 2
     assert "cannot reset Maze-v0 with options {'index': 0}: unknown reset options" in capsys.readouterr().out
+
+
+def test_dataset_by_index_plays_each_task_once_with_a_registered_metric(tmp_path):
+    from algos.eval import register_metric
+
+    assert main(["data", "build", "deep_search", "--split", "rl", "--n", "3", "--seed", "0", "--out", str(tmp_path / "ds")]) == 0
+    order = [json.loads(line)["task_id"] for line in (tmp_path / "ds" / "tasks.jsonl").read_text().splitlines()]
+    register_metric("searches", lambda line: float(sum(t["tool"] == "text_search" for t in line["record"]["turns"])))
+    suite = write_suite(tmp_path / "s.yaml", f"""
+envs:
+  - name: dev
+    env: mmsearch_gym/DeepSearch-v0
+    kwargs: {{dataset: {tmp_path / "ds"}, max_turns: 20}}
+    by_index: true
+    episodes: 3
+    metrics: [success, searches]
+""")
+    result = run_eval(EvalConfig(suite, "oracle", tmp_path / "run", episodes=1), progress=False)
+    lines = sorted(RunStore(tmp_path / "run").lines(), key=lambda x: x["index"])
+    assert [x["record"]["task_id"] for x in lines] == order  # task i is dataset row i
+    searches = [sum(t["tool"] == "text_search" for t in x["record"]["turns"]) for x in lines]
+    metrics = result.summary["envs"]["dev"]["metrics"]
+    assert list(metrics) == ["success", "searches"] and metrics["searches"]["mean"] == pytest.approx(sum(searches) / 3)
+    assert metrics["success"]["mean"] == 1.0

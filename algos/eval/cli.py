@@ -162,23 +162,14 @@ def _print_summary(summary: dict[str, Any], console: Any) -> None:
 
 
 def report_handler(args: argparse.Namespace, console: Any) -> int:
-    from algos.eval import RunStore, summarize, write_comparison, write_report
-    from algos.eval.compare import COMPARED, _suite
+    from algos.eval import write_comparison
+    from algos.eval.compare import COMPARED
+    from algos.eval.runner import refresh
 
     try:
         if len(args.runs) == 1:
-            store = RunStore(args.runs[0])
-            lines = store.lines()
-            if not lines:
-                _error(console, f"{args.runs[0]} holds no episodes")
-                return 2
-            config = store.read_config() or {}
-            summary = summarize(lines, _suite(config))
-            summary["run"] = {k: config.get(k) for k in ("policy", "model", "target")}
-            summary["run"]["suite"] = (config.get("suite") or {}).get("name", "")
-            store.summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-            path = write_report(store, summary, lines)
-            console.print(f"wrote {path}")
+            refresh(args.runs[0])
+            console.print(f"wrote {Path(args.runs[0]) / 'summary.json'} and {Path(args.runs[0]) / 'report.html'}")
             return 0
         out = Path(args.out or "comparison.html")
         data = write_comparison(args.runs, out, args.metric or COMPARED)

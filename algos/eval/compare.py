@@ -18,7 +18,7 @@ from algos.eval.html import Raw, bar_chart, esc, estimate, num, page, table
 from algos.eval.metrics import resolve, tag_fields, tag_values, values
 from algos.eval.stats import paired_comparison, task_means
 from algos.eval.store import RunStore
-from algos.eval.suite import EnvSpec, Suite
+from algos.eval.suite import Suite
 from algos.eval.summary import summarize
 
 COMPARED = ("success", "reward", "fatal", "turns", "tool_calls")
@@ -46,10 +46,7 @@ class Run:
 
 
 def _suite(config: dict[str, Any]) -> Suite | None:
-    data = config.get("suite")
-    if not data:
-        return None
-    return Suite(data["name"], [EnvSpec(**e) for e in data["envs"]])
+    return Suite.from_dict(config["suite"]) if config.get("suite") else None
 
 
 def compare_runs(folders: Sequence[str | Path], metrics: Sequence[str] = COMPARED) -> dict[str, Any]:

@@ -198,7 +198,8 @@ def _finish(store: RunStore, suite: Suite, cfg: EvalConfig) -> dict[str, Any]:
 
     lines = store.lines()
     summary = summarize(lines, suite, seed=cfg.seed)
-    summary["complete"] = len(lines) >= len(build_jobs(suite, cfg.episodes, cfg.samples, cfg.seed))
+    keys = {j.key for j in build_jobs(suite, cfg.episodes, cfg.samples, cfg.seed)}
+    summary["complete"] = keys <= {x["key"] for x in lines}
     summary["run"] = {"policy": cfg.policy, "model": cfg.model, "target": cfg.target, "suite": suite.name}
     store.root.mkdir(parents=True, exist_ok=True)
     store.summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -207,6 +208,18 @@ def _finish(store: RunStore, suite: Suite, cfg: EvalConfig) -> dict[str, Any]:
 
         write_report(store, summary=summary, lines=lines)
     return summary
+
+
+def refresh(folder: str | Path) -> dict[str, Any]:
+    """Rewrite a run folder's ``summary.json`` and ``report.html`` from its episodes and ``config.json``."""
+    store = RunStore(folder)
+    config = store.read_config()
+    if config is None or not store.episodes_path.exists():
+        raise FileNotFoundError(f"{folder} holds no config.json and episodes.jsonl: is it a folder of `mmsearch-gym eval`?")
+    suite = Suite.from_dict(config["suite"])
+    fields = {k: config[k] for k in ("target", "policy", "model", "episodes", "seed", "samples") if k in config}
+    cfg = EvalConfig(out=folder, **fields)
+    return _finish(store, suite, cfg)
 
 
 def _config(cfg: EvalConfig, suite: Suite, argv: list[str] | None) -> dict[str, Any]:

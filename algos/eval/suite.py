@@ -77,6 +77,11 @@ class Suite:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "envs": [asdict(e) for e in self.envs]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Suite:
+        """The suite a run's ``config.json`` saved (see :meth:`to_dict`)."""
+        return cls(data["name"], [EnvSpec(**e) for e in data["envs"]])
+
     def entry(self, name: str) -> EnvSpec:
         for e in self.envs:
             if e.name == name:
