@@ -236,3 +236,17 @@ envs:
     metrics = result.summary["envs"]["dev"]["metrics"]
     assert list(metrics) == ["success", "searches"] and metrics["searches"]["mean"] == pytest.approx(sum(searches) / 3)
     assert metrics["success"]["mean"] == 1.0
+
+
+def test_suite_changes_that_keep_episodes_resume_and_others_are_refused(tmp_path):
+    def suite(weight, metrics, size):
+        return write_suite(tmp_path / "s.yaml", f"""
+envs:
+  - {{env: {MAZE}, name: m, weight: {weight}, metrics: {metrics}, kwargs: {{size: {size}}}}}
+""")
+
+    run_eval(EvalConfig(suite(1, "[success]", 3), "oracle", tmp_path / "run", episodes=2), progress=False)
+    again = run_eval(EvalConfig(suite(5, "[success, turns]", 3), "oracle", tmp_path / "run", episodes=3), progress=False)
+    assert (again.skipped, again.played) == (2, 1) and list(again.summary["envs"]["m"]["metrics"]) == ["success", "turns"]
+    with pytest.raises(SuiteError, match=r"m\.kwargs: \{'size': 3\} → \{'size': 4\}"):
+        run_eval(EvalConfig(suite(5, "[success]", 4), "oracle", tmp_path / "run", episodes=3), progress=False)

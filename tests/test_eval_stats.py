@@ -98,3 +98,14 @@ def test_report_rerenders_one_run_and_rejects_a_folder_without_episodes(tmp_path
     assert main(["report", str(tmp_path / "r")]) == 0 and (tmp_path / "r" / "report.html").exists()
     assert main(["report", str(tmp_path / "nothing"), str(tmp_path / "r")]) == 2
     assert "holds no episodes.jsonl" in capsys.readouterr().out
+
+
+def test_viewer_holds_a_spread_of_episodes_when_there_are_many(tmp_path):
+    from algos.eval import RunStore, write_report
+
+    result = run_eval(EvalConfig(MAZE, "oracle", tmp_path, episodes=6, env_kwargs={"size": 3}), progress=False)
+    write_report(RunStore(tmp_path), result.summary, max_episodes=3)
+    html = (tmp_path / "report.html").read_text()
+    data = json.loads(html.split('id="episodes-data">')[1].split("</script>")[0])
+    assert [e["seed"] for e in data] == [0, 2, 4] and "holds 3 of the 6 episodes" in html
+    assert html.count("data:image/png;base64,") == 3 * 2  # only the shown episodes' images are embedded

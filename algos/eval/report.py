@@ -26,12 +26,15 @@ MAX_TEXT = 20_000  # characters of one message shown in the viewer
 
 
 def write_report(store: RunStore, summary: dict[str, Any], lines: Sequence[dict[str, Any]] | None = None,
-                 max_side: int = 768, image_budget_mb: float = 64.0) -> Path:  # fmt: skip
-    """Render ``store``'s run to ``report.html``; returns its path."""
+                 max_side: int = 768, image_budget_mb: float = 64.0, max_episodes: int = 1000) -> Path:  # fmt: skip
+    """Render ``store``'s run to ``report.html``; returns its path. The numbers cover every episode;
+    the viewer holds at most ``max_episodes`` of them, evenly spread over the run."""
     lines = store.lines() if lines is None else lines
     config = store.read_config() or {}
-    images = _embed_images(store, lines, max_side, int(image_budget_mb * 2**20))
     ordered = sorted(lines, key=lambda x: (x["env"], x["seed"], x["sample"]))
+    if len(ordered) > max_episodes:
+        ordered = [ordered[i * len(ordered) // max_episodes] for i in range(max_episodes)]
+    images = _embed_images(store, ordered, max_side, int(image_budget_mb * 2**20))
     episodes = [_episode_view(line, summary) for line in ordered]
     body = "".join([
         _headline(summary),
@@ -39,7 +42,7 @@ def write_report(store: RunStore, summary: dict[str, Any], lines: Sequence[dict[
         _tools(summary),
         _failures(summary),
         _turns_tokens(summary),
-        _viewer(episodes, images),
+        _viewer(episodes, images, len(lines)),
     ])  # fmt: skip
     run = summary.get("run", {})
     title = f"eval · {run.get('suite', '')} · {run.get('policy', '')}"
@@ -138,9 +141,12 @@ def _turns_tokens(summary: dict[str, Any]) -> str:
     return f"<section><h2>Turns and tokens</h2><div class=\"grid\">{''.join(parts)}</div></section>"
 
 
-def _viewer(episodes: list[dict[str, Any]], images: dict[str, str]) -> str:
+def _viewer(episodes: list[dict[str, Any]], images: dict[str, str], total: int) -> str:
+    note = "" if len(episodes) == total else (
+        f"<p class=\"muted\">The viewer holds {len(episodes)} of the {total} episodes, evenly spread; "
+        "every episode is in episodes.jsonl.</p>")  # fmt: skip
     return (
-        "<section><h2>Episodes</h2><div id=\"viewer\"><div><div id=\"filters\">"
+        f"<section><h2>Episodes</h2>{note}<div id=\"viewer\"><div><div id=\"filters\">"
         "<select id=\"f-env\"><option value=\"\">all envs</option></select>"
         "<select id=\"f-outcome\"><option value=\"\">all outcomes</option><option value=\"success\">success</option>"
         "<option value=\"failure\">failure</option><option value=\"fatal\">fatal</option><option value=\"errors\">with step errors</option></select>"

@@ -33,8 +33,11 @@ from algos.eval.summary import summarize
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest, is_token_policy
 from algos.rollout.scripted import ScriptedTextPolicy
 
-# What makes two runs the same experiment: a folder holding another is not resumed.
-SAME_RUN_KEYS = ("suite", "policy", "model", "sampling", "seed", "max_episode_tokens")
+# What makes two runs the same experiment: a folder holding another is not resumed. Of the
+# suite, only what shapes an episode counts (weights, metrics and tags can change freely, and
+# new envs extend the run).
+SAME_RUN_KEYS = ("policy", "model", "sampling", "seed", "max_episode_tokens")
+EPISODE_FIELDS = ("env", "kwargs", "by_index", "prompt_template", "system_prompt")
 
 
 class EvalStopped(RuntimeError):
@@ -166,7 +169,13 @@ def _driver(policy: Any, specs: dict[str, Any], cfg: EvalConfig) -> Any:
     from algos.eval.drivers import AsyncDriver, BatchDriver
 
     if is_token_policy(policy):
-        return BatchDriver(policy, specs, cfg.sampling(), cfg.concurrency, cfg.max_episode_tokens)
+        limit = cfg.max_episode_tokens
+        model_config = getattr(getattr(policy, "model", None), "config", None)
+        for conf in (model_config, getattr(model_config, "text_config", None)):
+            positions = getattr(conf, "max_position_embeddings", None)
+            if isinstance(positions, int) and positions > 1:
+                limit = min(limit, positions)  # a longer context would index past the position table
+        return BatchDriver(policy, specs, cfg.sampling(), cfg.concurrency, limit)
     return AsyncDriver(policy, specs, cfg.sampling(), cfg.concurrency, cfg.env_threads)
 
 
@@ -243,9 +252,15 @@ def _check_same_run(store: RunStore, config: dict[str, Any]) -> None:
         if store.episodes_path.exists() and store.done_keys():
             raise SuiteError(f"{store.root} holds episodes but no config.json; choose a new --out or pass --overwrite")
         return
-    diff = [k for k in SAME_RUN_KEYS if _norm(old.get(k)) != _norm(config.get(k))]
-    if diff:
-        detail = "; ".join(f"{k}: {old.get(k)!r} → {config.get(k)!r}" for k in diff)
+    changes = [(k, old.get(k), config.get(k)) for k in SAME_RUN_KEYS if _norm(old.get(k)) != _norm(config.get(k))]
+    before = {e["name"]: e for e in (old.get("suite") or {}).get("envs", [])}
+    for e in config["suite"]["envs"]:
+        was = before.get(e["name"])
+        for k in EPISODE_FIELDS:
+            if was is not None and _norm(was.get(k)) != _norm(e.get(k)):
+                changes.append((f"{e['name']}.{k}", was.get(k), e.get(k)))
+    if changes:
+        detail = "; ".join(f"{k}: {a!r} → {b!r}" for k, a, b in changes)
         raise SuiteError(
             f"{store.root} holds a run of another configuration ({detail[:600]}); "
             "choose a new --out, or pass --overwrite to start over"
