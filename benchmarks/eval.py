@@ -60,6 +60,22 @@ def run(api: str, episodes: int, concurrency: int, out: Path) -> tuple[float, fl
     return result.play_s, wall, time.perf_counter() - start
 
 
+def round_trip(api: str, n: int = 5) -> float:
+    """Median seconds of one bare chat request (the server's latency plus HTTP), for reference."""
+    import statistics
+
+    import httpx
+
+    body = {"model": "served-model", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client() as client:
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            client.post(f"{api}/chat/completions", json=body).raise_for_status()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer episodes")
@@ -74,6 +90,7 @@ def main() -> int:
     import mmsearch_gym  # noqa: F401
 
     rows = []
+    rtt = round_trip(api)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             run(api, 2, 2, Path(tmp) / "warmup")  # imports, first env, first connection
@@ -93,7 +110,9 @@ def main() -> int:
     console = Console()
     console.print(table)
     ideal = 1 / (2 * args.latency)
-    console.print(f"one at a time the ideal is {ideal:.2f} episodes/s (2 × {args.latency * 1000:.0f} ms per episode)")
+    console.print(f"one at a time the ideal is {ideal:.2f} episodes/s (2 × {args.latency * 1000:.0f} ms per episode); "
+                  f"a bare request to this server takes {rtt * 1000:.0f} ms, so {1 / (2 * rtt):.2f} episodes/s is the "
+                  "most one at a time can reach here")  # fmt: skip
     top = next((r for r in rows if r[0] == 64), None)
     if top is not None:
         speedup = top[3] / base
