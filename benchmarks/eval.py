@@ -47,8 +47,17 @@ def run(api: str, episodes: int, concurrency: int, out: Path) -> tuple[float, fl
     and summary), and seconds to write the report."""
     from algos.eval import EvalConfig, run_eval
 
-    cfg = EvalConfig(ENV, api, out, model="served-model", episodes=episodes, concurrency=concurrency,
-                     env_kwargs=KWARGS, report=False, max_new_tokens=64)  # fmt: skip
+    cfg = EvalConfig(
+        ENV,
+        api,
+        out,
+        model="served-model",
+        episodes=episodes,
+        concurrency=concurrency,
+        env_kwargs=KWARGS,
+        report=False,
+        max_new_tokens=64,
+    )
     start = time.perf_counter()
     result = run_eval(cfg, progress=False)
     wall = time.perf_counter() - start
@@ -102,21 +111,29 @@ def main() -> int:
         stop.set()
         server.join(10)
     base = next((r[3] for r in rows if r[0] == 1), rows[0][3])
-    table = Table(title=f"eval throughput · Maze-v0, 2 turns per episode, server answers in {args.latency * 1000:.0f} ms")
+    table = Table(
+        title=f"eval throughput · Maze-v0, 2 turns per episode, server answers in {args.latency * 1000:.0f} ms"
+    )
     for col in ("in flight", "episodes", "play s", "episodes/s", "× one at a time", "whole call s", "report s"):
         table.add_column(col, justify="right")
     for c, n, play, rate, wall, report in rows:
-        table.add_row(str(c), str(n), f"{play:.2f}", f"{rate:.2f}", f"{rate / base:.1f}×", f"{wall:.2f}", f"{report:.2f}")
+        table.add_row(
+            str(c), str(n), f"{play:.2f}", f"{rate:.2f}", f"{rate / base:.1f}×", f"{wall:.2f}", f"{report:.2f}"
+        )
     console = Console()
     console.print(table)
     ideal = 1 / (2 * args.latency)
-    console.print(f"one at a time the ideal is {ideal:.2f} episodes/s (2 × {args.latency * 1000:.0f} ms per episode); "
-                  f"a bare request to this server takes {rtt * 1000:.0f} ms, so {1 / (2 * rtt):.2f} episodes/s is the "
-                  "most one at a time can reach here")  # fmt: skip
+    console.print(
+        f"one at a time the ideal is {ideal:.2f} episodes/s (2 × {args.latency * 1000:.0f} ms per episode); "
+        f"a bare request to this server takes {rtt * 1000:.0f} ms, so {1 / (2 * rtt):.2f} episodes/s is the "
+        "most one at a time can reach here"
+    )
     top = next((r for r in rows if r[0] == 64), None)
     if top is not None:
         speedup = top[3] / base
-        console.print(f"64 in flight: {speedup:.1f}× one at a time (goal ≥ 20×): {'met' if speedup >= 20 else 'NOT met'}")
+        console.print(
+            f"64 in flight: {speedup:.1f}× one at a time (goal ≥ 20×): {'met' if speedup >= 20 else 'NOT met'}"
+        )
     return 0
 
 

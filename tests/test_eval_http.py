@@ -41,8 +41,25 @@ def free_port() -> int:
 def test_served_model_on_maze_sends_images_as_data_urls_and_saves_them_as_files(tmp_path, capsys):
     out = tmp_path / "run"
     with ChatServer(maze_model) as srv:
-        code = main(["eval", MAZE, "--policy", srv.api, "--model", "served-model", "--episodes", "4", "--seed", "3",
-                     "--out", str(out), "--max-new-tokens", "64", *KW])  # fmt: skip
+        code = main(
+            [
+                "eval",
+                MAZE,
+                "--policy",
+                srv.api,
+                "--model",
+                "served-model",
+                "--episodes",
+                "4",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "--max-new-tokens",
+                "64",
+                *KW,
+            ]
+        )
         requests = list(srv.requests)
     assert code == 0, capsys.readouterr().out
     assert len(requests) == 8 and all(r["path"] == "/v1/chat/completions" for r in requests)
@@ -53,13 +70,20 @@ def test_served_model_on_maze_sends_images_as_data_urls_and_saves_them_as_files(
     assert sorted(x["seed"] for x in lines) == [3, 4, 5, 6]
     assert "base64" not in store.episodes_path.read_text()  # images are files, not inlined
     for line in lines:
-        first = next(r["body"] for r in requests if text_of(r["body"]["messages"][1]) == line["record"]["messages"][1]["content"]
-                     and len(r["body"]["messages"]) == 2)  # fmt: skip
+        first = next(
+            r["body"]
+            for r in requests
+            if text_of(r["body"]["messages"][1]) == line["record"]["messages"][1]["content"]
+            and len(r["body"]["messages"]) == 2
+        )
         (sent,) = images_of(first["messages"][1])
         saved = np.asarray(Image.open(out / line["images"]["img_1"]).convert("RGB"))
         assert np.array_equal(png(sent), saved)  # the model saw exactly the task image
-        second = next(r["body"] for r in requests if len(r["body"]["messages"]) == 4
-                      and r["body"]["messages"][1] == first["messages"][1])  # fmt: skip
+        second = next(
+            r["body"]
+            for r in requests
+            if len(r["body"]["messages"]) == 4 and r["body"]["messages"][1] == first["messages"][1]
+        )
         (drawn,) = images_of(second["messages"][3])  # the path_tracer result, in the tool response
         assert np.array_equal(png(drawn), np.asarray(Image.open(out / line["images"]["img_2"]).convert("RGB")))
         assert not np.array_equal(png(drawn), saved)
@@ -67,21 +91,37 @@ def test_served_model_on_maze_sends_images_as_data_urls_and_saves_them_as_files(
     summary = json.loads(store.summary_path.read_text())
     success = [x["record"]["success"] for x in lines]
     assert summary["envs"]["Maze-v0"]["metrics"]["success"]["mean"] == pytest.approx(np.mean(success))
-    assert summary["envs"]["Maze-v0"]["tools"]["per_tool"]["path_tracer"] == {"calls": 4, "per_episode": 1.0, "valid_rate": 1.0}
+    assert summary["envs"]["Maze-v0"]["tools"]["per_tool"]["path_tracer"] == {
+        "calls": 4,
+        "per_episode": 1.0,
+        "valid_rate": 1.0,
+    }
     config = json.loads(store.config_path.read_text())
     assert config["model"] == "served-model" and config["sampling"]["max_new_tokens"] == 64
-    assert config["versions"]["gymnasium"] and config["suite"]["envs"][0]["kwargs"] == {"size": 3, "question_types": ["choice"]}
+    assert config["versions"]["gymnasium"] and config["suite"]["envs"][0]["kwargs"] == {
+        "size": 3,
+        "question_types": ["choice"],
+    }
     html = store.report_path.read_text()
-    assert "src=\"http" not in html and "href=\"http" not in html  # self-contained
+    assert 'src="http' not in html and 'href="http' not in html  # self-contained
     assert html.count("data:image/png;base64,") == 8  # two images per episode, embedded
 
 
 def test_prompt_template_and_system_prompt_reach_the_model_and_the_record(tmp_path):
     with ChatServer(maze_model) as srv:
-        run_eval(EvalConfig(MAZE, srv.api, tmp_path, model="served-model", episodes=1,
-                            env_kwargs={"size": 3, "question_types": ["choice"]},
-                            system_prompt="Be careful.\n{env_system}", prompt_template="Puzzle:\n{prompt}\nGo."),
-                 progress=False)  # fmt: skip
+        run_eval(
+            EvalConfig(
+                MAZE,
+                srv.api,
+                tmp_path,
+                model="served-model",
+                episodes=1,
+                env_kwargs={"size": 3, "question_types": ["choice"]},
+                system_prompt="Be careful.\n{env_system}",
+                prompt_template="Puzzle:\n{prompt}\nGo.",
+            ),
+            progress=False,
+        )
         system, user = srv.requests[0]["body"]["messages"]
     assert system["content"].startswith("Be careful.\nYou solve maze puzzles") and "path_tracer" in system["content"]
     assert text_of(user).startswith("Puzzle:\nThe image img_1 shows") and text_of(user).endswith("\nGo.")
@@ -96,7 +136,10 @@ def test_wrong_model_or_unreachable_server_fail_before_any_episode(tmp_path, cap
     out = capsys.readouterr().out
     assert "does not serve model 'gpt-x'; it serves: qwen-7b, qwen-72b" in out
     port = free_port()
-    assert main(["eval", MAZE, "--policy", f"http://127.0.0.1:{port}/v1", "--model", "m", "--out", str(tmp_path / "b")]) == 2
+    assert (
+        main(["eval", MAZE, "--policy", f"http://127.0.0.1:{port}/v1", "--model", "m", "--out", str(tmp_path / "b")])
+        == 2
+    )
     assert "cannot reach the policy server" in capsys.readouterr().out
     assert main(["eval", MAZE, "--policy", "http://127.0.0.1:1/v1", "--out", str(tmp_path / "c")]) == 2
     assert "--model NAME" in capsys.readouterr().out
@@ -106,8 +149,23 @@ def test_wrong_model_or_unreachable_server_fail_before_any_episode(tmp_path, cap
 def test_server_dying_mid_run_stops_keeps_finished_episodes_and_resumes(tmp_path, capsys):
     port = free_port()
     out = tmp_path / "run"
-    args = ["eval", MAZE, "--policy", f"http://127.0.0.1:{port}/v1", "--model", "served-model", "--episodes", "6",
-            "--out", str(out), "--concurrency", "1", "--retries", "1", *KW]  # fmt: skip
+    args = [
+        "eval",
+        MAZE,
+        "--policy",
+        f"http://127.0.0.1:{port}/v1",
+        "--model",
+        "served-model",
+        "--episodes",
+        "6",
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+        "--retries",
+        "1",
+        *KW,
+    ]
     srv = ChatServer(lambda i, body: maze_model(i, body), port=port)
 
     def dying(i, body):  # answers five requests (two episodes and a half), then the server is gone
@@ -137,8 +195,24 @@ def test_server_dying_mid_run_stops_keeps_finished_episodes_and_resumes(tmp_path
 def test_killed_run_restarts_without_redoing_finished_episodes(tmp_path):
     out = tmp_path / "run"
     with ChatServer(maze_model, delay=0.15) as srv:
-        cmd = [sys.executable, "-m", "mmsearch_gym.cli", "eval", MAZE, "--policy", srv.api, "--model", "served-model",
-               "--episodes", "10", "--concurrency", "2", "--out", str(out), *KW]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "mmsearch_gym.cli",
+            "eval",
+            MAZE,
+            "--policy",
+            srv.api,
+            "--model",
+            "served-model",
+            "--episodes",
+            "10",
+            "--concurrency",
+            "2",
+            "--out",
+            str(out),
+            *KW,
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
         episodes = out / "episodes.jsonl"
         deadline = time.monotonic() + 120
@@ -153,12 +227,22 @@ def test_killed_run_restarts_without_redoing_finished_episodes(tmp_path):
         assert 3 <= len(before) < 10
         prefix = episodes.read_bytes()
         srv.requests.clear()
-        result = run_eval(EvalConfig(MAZE, srv.api, out, model="served-model", episodes=10, concurrency=2,
-                                     env_kwargs={"size": 3, "question_types": ["choice"]}), progress=False)  # fmt: skip
+        result = run_eval(
+            EvalConfig(
+                MAZE,
+                srv.api,
+                out,
+                model="served-model",
+                episodes=10,
+                concurrency=2,
+                env_kwargs={"size": 3, "question_types": ["choice"]},
+            ),
+            progress=False,
+        )
         assert result.skipped == len(before) and result.played == 10 - len(before)
         assert len(srv.requests) == 2 * (10 - len(before))
     done_seeds = {x["seed"] for x in before}
-    replayed = {json.loads(x)["seed"] for x in episodes.read_bytes()[len(prefix):].splitlines()}
+    replayed = {json.loads(x)["seed"] for x in episodes.read_bytes()[len(prefix) :].splitlines()}
     assert replayed == set(range(10)) - done_seeds  # nothing finished was played again
     assert sorted(x["seed"] for x in RunStore(out).lines()) == list(range(10))
 
@@ -177,8 +261,14 @@ def test_a_folder_of_another_configuration_is_not_resumed(tmp_path):
 
 def test_torn_last_line_is_dropped_and_replayed(tmp_path):
     with ChatServer(maze_model) as srv:
-        cfg = EvalConfig(MAZE, srv.api, tmp_path, model="served-model", episodes=3,
-                         env_kwargs={"size": 3, "question_types": ["choice"]})  # fmt: skip
+        cfg = EvalConfig(
+            MAZE,
+            srv.api,
+            tmp_path,
+            model="served-model",
+            episodes=3,
+            env_kwargs={"size": 3, "question_types": ["choice"]},
+        )
         run_eval(cfg, progress=False)
         path = Path(tmp_path) / "episodes.jsonl"
         data = path.read_bytes()

@@ -50,8 +50,12 @@ def test_policy_specs_parse_and_fail_with_the_valid_forms():
     assert parse_policy_spec("oracle") == PolicySpec("scripted", "oracle")
     assert parse_policy_spec("no_vision") == PolicySpec("scripted", "no_vision")
     assert parse_policy_spec("scripted:my_agent") == PolicySpec("scripted", "my_agent")
-    for bad, match in [("genius", "unknown policy 'genius'; a policy is one of: http://"), ("hf:", "names no model"),
-                       ("", "empty policy spec"), ("http:///v1", "has no host")]:  # fmt: skip
+    for bad, match in [
+        ("genius", "unknown policy 'genius'; a policy is one of: http://"),
+        ("hf:", "names no model"),
+        ("", "empty policy spec"),
+        ("http:///v1", "has no host"),
+    ]:
         with pytest.raises(PolicySpecError, match=match):
             parse_policy_spec(bad)
     with pytest.raises(PolicySpecError, match="not an HTTP policy"):
@@ -60,7 +64,9 @@ def test_policy_specs_parse_and_fail_with_the_valid_forms():
 
 
 def test_tiny_hf_model_on_maze_and_deep_search_suite(tmp_path, text_model, capsys):
-    suite = write_suite(tmp_path / "suite.yaml", f"""
+    suite = write_suite(
+        tmp_path / "suite.yaml",
+        f"""
 name: tiny-suite
 envs:
   - env: {MAZE}
@@ -70,10 +76,27 @@ envs:
     env: mmsearch_gym/DeepSearch-v0
     weight: 1
     kwargs: {{max_turns: 2, min_hops: 2, max_hops: 2}}
-""")
+""",
+    )
     out = tmp_path / "run"
-    code = main(["eval", suite, "--policy", f"hf:{text_model}", "--episodes", "3", "--out", str(out),
-                 "--max-new-tokens", "8", "--temperature", "1.0", "--concurrency", "2"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            suite,
+            "--policy",
+            f"hf:{text_model}",
+            "--episodes",
+            "3",
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "8",
+            "--temperature",
+            "1.0",
+            "--concurrency",
+            "2",
+        ]
+    )
     assert code == 0, capsys.readouterr().out
     lines = RunStore(out).lines()
     assert sorted((x["env"], x["seed"]) for x in lines) == [("Maze-v0", 0), ("Maze-v0", 1), ("deep", 0)]
@@ -107,30 +130,77 @@ def test_vllm_spec_runs_through_the_engine_with_vllms_offline_api(monkeypatch, t
     module = types.SimpleNamespace(LLM=LLM, SamplingParams=lambda **kw: types.SimpleNamespace(kw=kw))
     monkeypatch.setitem(sys.modules, "vllm", module)
     policy = make_policy(f"vllm:{text_model}", seed=5)
-    assert isinstance(policy, VLLMPolicy) and calls[0] == ("LLM", {"model": str(text_model), "tokenizer": str(text_model), "seed": 5})
-    result = run_eval(EvalConfig(MAZE, f"vllm:{text_model}", tmp_path, episodes=3, concurrency=3, max_new_tokens=16,
-                                 env_kwargs={"size": 3, "question_types": ["choice"]}), policy=policy, progress=False)  # fmt: skip
+    assert isinstance(policy, VLLMPolicy) and calls[0] == (
+        "LLM",
+        {"model": str(text_model), "tokenizer": str(text_model), "seed": 5},
+    )
+    result = run_eval(
+        EvalConfig(
+            MAZE,
+            f"vllm:{text_model}",
+            tmp_path,
+            episodes=3,
+            concurrency=3,
+            max_new_tokens=16,
+            env_kwargs={"size": 3, "question_types": ["choice"]},
+        ),
+        policy=policy,
+        progress=False,
+    )
     assert calls[1][:2] == ("generate", 3) and calls[1][2]["max_tokens"] == 16  # one batched call for the chunk
     records = [x["record"] for x in RunStore(tmp_path).lines()]
-    assert [r["answer"] for r in records] == ["A", "A", "A"] and all(r["termination_reason"] == "answered" for r in records)
+    assert [r["answer"] for r in records] == ["A", "A", "A"] and all(
+        r["termination_reason"] == "answered" for r in records
+    )
     assert result.summary["envs"]["Maze-v0"]["metrics"]["success"]["mean"] == pytest.approx(
-        sum(r["success"] for r in records) / 3)
+        sum(r["success"] for r in records) / 3
+    )
 
 
 def test_scripted_env_agent_and_unknown_agent(tmp_path, capsys):
     ds = ["--kw", "max_turns=12", "--kw", "min_hops=2", "--kw", "max_hops=2"]
-    code = main(["eval", "mmsearch_gym/DeepSearch-v0", "--policy", "scripted:single_search", "--episodes", "2",
-                 "--out", str(tmp_path / "a"), *ds])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "mmsearch_gym/DeepSearch-v0",
+            "--policy",
+            "scripted:single_search",
+            "--episodes",
+            "2",
+            "--out",
+            str(tmp_path / "a"),
+            *ds,
+        ]
+    )
     assert code == 0, capsys.readouterr().out
     lines = RunStore(tmp_path / "a").lines()
     assert all(x["record"]["turns"][0]["tool"] == "text_search" for x in lines)
-    assert main(["eval", "mmsearch_gym/DeepSearch-v0", "--policy", "scripted:telepathy", "--episodes", "1",
-                 "--out", str(tmp_path / "b"), *ds]) == 2  # fmt: skip
-    assert "scripted policy 'telepathy' cannot play mmsearch_gym/DeepSearch-v0: unknown DeepSearch agent" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "eval",
+                "mmsearch_gym/DeepSearch-v0",
+                "--policy",
+                "scripted:telepathy",
+                "--episodes",
+                "1",
+                "--out",
+                str(tmp_path / "b"),
+                *ds,
+            ]
+        )
+        == 2
+    )
+    assert (
+        "scripted policy 'telepathy' cannot play mmsearch_gym/DeepSearch-v0: unknown DeepSearch agent"
+        in capsys.readouterr().out
+    )
 
 
 def test_samples_give_pass_at_k_and_mean_at_k(tmp_path):
-    result = run_eval(EvalConfig(MAZE, "random", tmp_path, episodes=12, samples=3, env_kwargs={"size": 3}), progress=False)
+    result = run_eval(
+        EvalConfig(MAZE, "random", tmp_path, episodes=12, samples=3, env_kwargs={"size": 3}), progress=False
+    )
     lines = RunStore(tmp_path).lines()
     assert len(lines) == 36 and {x["sample"] for x in lines} == {0, 1, 2}
     by_task: dict[int, list[bool]] = {}
@@ -144,7 +214,9 @@ def test_samples_give_pass_at_k_and_mean_at_k(tmp_path):
 
 
 def test_suite_weights_metrics_and_tags(tmp_path):
-    suite = write_suite(tmp_path / "s.yaml", f"""
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        f"""
 envs:
   - env: {MAZE}
     name: small
@@ -155,15 +227,19 @@ envs:
     kwargs: {{size: 4}}
     metrics: [success, accuracy]
     tags: [question_type]
-""")
+""",
+    )
     result = run_eval(EvalConfig(suite, "oracle", tmp_path / "run", episodes=6), progress=False)
     envs = result.summary["envs"]
     assert (envs["small"]["episodes"], envs["big"]["episodes"]) == (4, 2)
     assert list(envs["big"]["metrics"]) == ["success", "accuracy"] and list(envs["big"]["tags"]) == ["question_type"]
     assert "size" in envs["small"]["tags"] or "question_type" in envs["small"]["tags"]
     small, big = envs["small"]["metrics"]["reward"]["mean"], envs["big"]["metrics"]["success"]["mean"]
-    assert result.summary["overall"]["success"]["mean"] == pytest.approx(
-        (2 * envs["small"]["metrics"]["success"]["mean"] + big) / 3) and small == 1.0
+    assert (
+        result.summary["overall"]["success"]["mean"]
+        == pytest.approx((2 * envs["small"]["metrics"]["success"]["mean"] + big) / 3)
+        and small == 1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -184,13 +260,18 @@ def test_bad_suites_say_what_to_fix(tmp_path, text, match):
 
 
 def test_allocation_by_weight_and_fixed_counts(tmp_path):
-    suite = load_suite(write_suite(tmp_path / "s.yaml", f"""
+    suite = load_suite(
+        write_suite(
+            tmp_path / "s.yaml",
+            f"""
 envs:
   - {{env: {MAZE}, name: a, weight: 2}}
   - {{env: {MAZE}, name: b, weight: 1}}
   - {{env: {MAZE}, name: c, weight: 1}}
   - {{env: {MAZE}, name: d, episodes: 7, by_index: true}}
-"""))
+""",
+        )
+    )
     # 10 over weights 2:1:1 -> 5, 2.5, 2.5: the half left over goes to the first by name
     assert suite.allocate(10) == {"a": 5, "b": 3, "c": 2, "d": 7}
     jobs = build_jobs(suite, 10, 2, seed=100)
@@ -217,10 +298,17 @@ def test_eval_cli_rejects_bad_options(tmp_path, capsys):
 def test_dataset_by_index_plays_each_task_once_with_a_registered_metric(tmp_path):
     from algos.eval import register_metric
 
-    assert main(["data", "build", "deep_search", "--split", "rl", "--n", "3", "--seed", "0", "--out", str(tmp_path / "ds")]) == 0
+    assert (
+        main(
+            ["data", "build", "deep_search", "--split", "rl", "--n", "3", "--seed", "0", "--out", str(tmp_path / "ds")]
+        )
+        == 0
+    )
     order = [json.loads(line)["task_id"] for line in (tmp_path / "ds" / "tasks.jsonl").read_text().splitlines()]
     register_metric("searches", lambda line: float(sum(t["tool"] == "text_search" for t in line["record"]["turns"])))
-    suite = write_suite(tmp_path / "s.yaml", f"""
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        f"""
 envs:
   - name: dev
     env: mmsearch_gym/DeepSearch-v0
@@ -228,7 +316,8 @@ envs:
     by_index: true
     episodes: 3
     metrics: [success, searches]
-""")
+""",
+    )
     result = run_eval(EvalConfig(suite, "oracle", tmp_path / "run", episodes=1), progress=False)
     lines = sorted(RunStore(tmp_path / "run").lines(), key=lambda x: x["index"])
     assert [x["record"]["task_id"] for x in lines] == order  # task i is dataset row i
@@ -240,13 +329,21 @@ envs:
 
 def test_suite_changes_that_keep_episodes_resume_and_others_are_refused(tmp_path):
     def suite(weight, metrics, size):
-        return write_suite(tmp_path / "s.yaml", f"""
+        return write_suite(
+            tmp_path / "s.yaml",
+            f"""
 envs:
   - {{env: {MAZE}, name: m, weight: {weight}, metrics: {metrics}, kwargs: {{size: {size}}}}}
-""")
+""",
+        )
 
     run_eval(EvalConfig(suite(1, "[success]", 3), "oracle", tmp_path / "run", episodes=2), progress=False)
-    again = run_eval(EvalConfig(suite(5, "[success, turns]", 3), "oracle", tmp_path / "run", episodes=3), progress=False)
-    assert (again.skipped, again.played) == (2, 1) and list(again.summary["envs"]["m"]["metrics"]) == ["success", "turns"]
+    again = run_eval(
+        EvalConfig(suite(5, "[success, turns]", 3), "oracle", tmp_path / "run", episodes=3), progress=False
+    )
+    assert (again.skipped, again.played) == (2, 1) and list(again.summary["envs"]["m"]["metrics"]) == [
+        "success",
+        "turns",
+    ]
     with pytest.raises(SuiteError, match=r"m\.kwargs: \{'size': 3\} → \{'size': 4\}"):
         run_eval(EvalConfig(suite(5, "[success]", 4), "oracle", tmp_path / "run", episodes=3), progress=False)

@@ -11,10 +11,10 @@ import os
 import shutil
 
 import pytest
-from PIL import Image
 from cdp import Browser, find_chromium
 from chat_server import ChatServer, completion
 from fake_model import maze_model
+from PIL import Image
 
 from algos.eval import EvalConfig, RunStore, run_eval
 
@@ -34,15 +34,26 @@ def hostile_model(i, body):
 def test_report_loads_in_chromium_and_the_viewer_shows_images(tmp_path):
     out = tmp_path / "run"
     with ChatServer(hostile_model) as srv:
-        run_eval(EvalConfig("mmsearch_gym/Maze-v0", srv.api, out, model="served-model", episodes=6,
-                            env_kwargs={"size": 4, "question_types": ["choice"]}), progress=False)  # fmt: skip
+        run_eval(
+            EvalConfig(
+                "mmsearch_gym/Maze-v0",
+                srv.api,
+                out,
+                model="served-model",
+                episodes=6,
+                env_kwargs={"size": 4, "question_types": ["choice"]},
+            ),
+            progress=False,
+        )
     lines = RunStore(out).lines()
     successes = sum(x["record"]["success"] for x in lines)
     with Browser() as browser:
         page = browser.open((out / "report.html").as_uri())
         assert page.eval("document.querySelectorAll('#ep-list tr[data-key]').length") == 6
         # the first episode opens by itself; its task image and the drawn route are shown and decoded
-        images = page.eval("[...document.querySelectorAll('#ep-detail img')].map(i => [i.complete, i.naturalWidth, i.alt])")
+        images = page.eval(
+            "[...document.querySelectorAll('#ep-detail img')].map(i => [i.complete, i.naturalWidth, i.alt])"
+        )
         assert [alt for _, _, alt in images] == ["img_1", "img_2"]
         width = Image.open(out / lines[0]["images"]["img_1"]).width
         assert all(done and w == width for done, w, _ in images)  # decoded at the saved image's size
@@ -53,9 +64,13 @@ def test_report_loads_in_chromium_and_the_viewer_shows_images(tmp_path):
         detail = page.eval("document.getElementById('ep-detail').textContent")
         assert HOSTILE in detail  # shown as text …
         assert page.eval("typeof window.pwned") == "undefined"  # … never run
-        page.eval("{ const s = document.getElementById('f-outcome'); s.value = 'success'; s.dispatchEvent(new Event('change')); }")
+        page.eval(
+            "{ const s = document.getElementById('f-outcome'); s.value = 'success'; s.dispatchEvent(new Event('change')); }"
+        )
         assert page.eval("document.querySelectorAll('#ep-list tr[data-key]').length") == successes
-        page.eval("{ const s = document.getElementById('f-outcome'); s.value = ''; s.dispatchEvent(new Event('change')); }")
+        page.eval(
+            "{ const s = document.getElementById('f-outcome'); s.value = ''; s.dispatchEvent(new Event('change')); }"
+        )
         page.eval(f"document.querySelector('#ep-list tr[data-key=\"{lines[0]['key']}\"]').click()")
         shot = page.screenshot(tmp_path / "report.png", height=1400, selector="#viewer")
         assert page.errors == []

@@ -73,8 +73,12 @@ def test_report_command_compares_runs_paired_on_tasks(tmp_path, capsys):
     for name, policy in (("random", "random"), ("oracle", "oracle"), ("oracle2", "oracle")):
         run_eval(EvalConfig(MAZE, policy, tmp_path / name, episodes=40, seed=7, env_kwargs=kw), progress=False)
     out = tmp_path / "cmp.html"
-    assert main(["report", str(tmp_path / "random"), str(tmp_path / "oracle"), str(tmp_path / "oracle2"),
-                 "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            ["report", str(tmp_path / "random"), str(tmp_path / "oracle"), str(tmp_path / "oracle2"), "--out", str(out)]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "against random" in text and "*" in text
     data = json.loads(out.with_suffix(".json").read_text())
@@ -84,16 +88,20 @@ def test_report_command_compares_runs_paired_on_tasks(tmp_path, capsys):
     assert d["n"] == 40 and d["significant"] and d["delta"] > 0.5 and d["mean_b"] == 1.0
     assert oracle["common_tasks"] == 40 and "question_type" in oracle["envs"]["Maze-v0"]["tags"]
     html = out.read_text()
-    assert "Leaderboard" in html and "src=\"http" not in html
+    assert "Leaderboard" in html and 'src="http' not in html
     # a run against a copy of itself: no difference
-    assert main(["report", str(tmp_path / "oracle"), str(tmp_path / "oracle2"), "--out", str(tmp_path / "same.html")]) == 0
+    assert (
+        main(["report", str(tmp_path / "oracle"), str(tmp_path / "oracle2"), "--out", str(tmp_path / "same.html")]) == 0
+    )
     same = json.loads((tmp_path / "same.json").read_text())
     s = next(iter(same["paired"].values()))["envs"]["Maze-v0"]["metrics"]["success"]
     assert s["delta"] == 0.0 and not s["significant"]
 
 
 def test_report_rerenders_one_run_and_rejects_a_folder_without_episodes(tmp_path, capsys):
-    run_eval(EvalConfig(MAZE, "oracle", tmp_path / "r", episodes=2, env_kwargs={"size": 3}, report=False), progress=False)
+    run_eval(
+        EvalConfig(MAZE, "oracle", tmp_path / "r", episodes=2, env_kwargs={"size": 3}, report=False), progress=False
+    )
     assert not (tmp_path / "r" / "report.html").exists()
     assert main(["report", str(tmp_path / "r")]) == 0 and (tmp_path / "r" / "report.html").exists()
     assert main(["report", str(tmp_path / "nothing"), str(tmp_path / "r")]) == 2

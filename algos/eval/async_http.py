@@ -39,8 +39,9 @@ class AsyncChat:
     once hundreds are open.
     """
 
-    def __init__(self, policy: HTTPPolicy, max_concurrency: int | None = None, timeout: float | None = None,
-                 per_client: int = 8):  # fmt: skip
+    def __init__(
+        self, policy: HTTPPolicy, max_concurrency: int | None = None, timeout: float | None = None, per_client: int = 8
+    ):
         self.policy = policy
         limit = max_concurrency or policy.max_concurrency
         self._slots = asyncio.Semaphore(limit)

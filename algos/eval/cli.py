@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("target", help="a registered env id or a suite YAML file")
-    p.add_argument("--policy", required=True, help="http://HOST:PORT/v1, hf:PATH, vllm:PATH, oracle, random, scripted:NAME")
+    p.add_argument(
+        "--policy", required=True, help="http://HOST:PORT/v1, hf:PATH, vllm:PATH, oracle, random, scripted:NAME"
+    )
     p.add_argument("--model", help="the served model's name (HTTP policies)")
     p.add_argument("--out", required=True, help="run folder: episodes.jsonl, images/, summary.json, report.html")
     p.add_argument("--episodes", type=int, default=20, help="tasks, split over a suite's envs by weight")
@@ -40,7 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--system-prompt", help="replaces the env's system prompt ({env_system} inserts it); @FILE reads a file")
+    p.add_argument(
+        "--system-prompt", help="replaces the env's system prompt ({env_system} inserts it); @FILE reads a file"
+    )
     p.add_argument("--prompt-template", help="wraps the task prompt, must hold {prompt}; @FILE reads a file")
     p.add_argument("--concurrency", type=int, default=16, help="episodes in flight (HTTP requests / local batch size)")
     p.add_argument("--env-threads", type=int, default=1, help="threads stepping envs next to async HTTP")
@@ -48,7 +52,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
     p.add_argument("--retries", type=int, default=2, help="retries of a failed HTTP request")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    p.add_argument("--extra-body", help="JSON merged into every chat request, e.g. '{\"stop\": [\"</answer>\"]}'")
+    p.add_argument("--extra-body", help='JSON merged into every chat request, e.g. \'{"stop": ["</answer>"]}\'')
     p.add_argument("--device", default="cpu", help="device of an hf: model")
     p.add_argument("--overwrite", action="store_true", help="discard the folder's episodes instead of resuming")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -62,7 +66,9 @@ def register(subparsers: Any) -> None:
     )
     r.add_argument("runs", nargs="+", help="run folders written by `mmsearch-gym eval`")
     r.add_argument("--out", help="comparison page (default comparison.html in the current folder)")
-    r.add_argument("--metric", action="append", help="metrics to compare (default success reward fatal turns tool_calls)")
+    r.add_argument(
+        "--metric", action="append", help="metrics to compare (default success reward fatal turns tool_calls)"
+    )
     r.set_defaults(func=report_handler)
 
 
@@ -106,15 +112,31 @@ def eval_handler(args: argparse.Namespace, console: Any) -> int:
 
     try:
         cfg = EvalConfig(
-            target=args.target, policy=args.policy, out=args.out, model=args.model, episodes=args.episodes,
-            seed=args.seed, samples=args.samples, env_kwargs=_parse_kwargs(args.kw),
-            max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-            system_prompt=_text_option(args.system_prompt), prompt_template=_text_option(args.prompt_template),
-            concurrency=args.concurrency, env_threads=args.env_threads, max_episode_tokens=args.max_episode_tokens,
-            timeout=args.timeout, max_retries=args.retries, api_key_env=args.api_key_env,
-            extra_body=json.loads(args.extra_body) if args.extra_body else None, device=args.device,
-            overwrite=args.overwrite, report=not args.no_report,
-        )  # fmt: skip
+            target=args.target,
+            policy=args.policy,
+            out=args.out,
+            model=args.model,
+            episodes=args.episodes,
+            seed=args.seed,
+            samples=args.samples,
+            env_kwargs=_parse_kwargs(args.kw),
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            top_k=args.top_k,
+            system_prompt=_text_option(args.system_prompt),
+            prompt_template=_text_option(args.prompt_template),
+            concurrency=args.concurrency,
+            env_threads=args.env_threads,
+            max_episode_tokens=args.max_episode_tokens,
+            timeout=args.timeout,
+            max_retries=args.retries,
+            api_key_env=args.api_key_env,
+            extra_body=json.loads(args.extra_body) if args.extra_body else None,
+            device=args.device,
+            overwrite=args.overwrite,
+            report=not args.no_report,
+        )
         result = run_eval(cfg, console=console, argv=shlex.split(command_line(args))[1:])
     except EvalStopped as err:
         _error(console, err)
@@ -125,8 +147,11 @@ def eval_handler(args: argparse.Namespace, console: Any) -> int:
         return 2
     _print_summary(result.summary, console)
     note = f"{result.played} episodes played, {result.skipped} already in the folder"
-    console.print(f"{note}; outputs in {result.store.root}" + (
-        f" (report: {result.store.report_path})" if result.store.report_path.exists() else ""), highlight=False)  # fmt: skip
+    console.print(
+        f"{note}; outputs in {result.store.root}"
+        + (f" (report: {result.store.report_path})" if result.store.report_path.exists() else ""),
+        highlight=False,
+    )
     return 0
 
 
@@ -146,19 +171,36 @@ def _print_summary(summary: dict[str, Any], console: Any) -> None:
     rows = list(summary["envs"].items())
     for name, e in rows:
         m = e["metrics"]
-        table.add_row(name, str(e["episodes"]), cell(m.get("success"), True), cell(m.get("reward")),
-                      cell(m.get("fatal"), True), cell(m.get("turns")), cell(m.get("tool_calls")))  # fmt: skip
+        table.add_row(
+            name,
+            str(e["episodes"]),
+            cell(m.get("success"), True),
+            cell(m.get("reward")),
+            cell(m.get("fatal"), True),
+            cell(m.get("turns")),
+            cell(m.get("tool_calls")),
+        )
     if len(rows) > 1:
         o = summary["overall"]
-        table.add_row("overall", str(summary["episodes"]), cell(o.get("success"), True), cell(o.get("reward")),
-                      cell(o.get("fatal"), True), cell(o.get("turns")), cell(o.get("tool_calls")))  # fmt: skip
+        table.add_row(
+            "overall",
+            str(summary["episodes"]),
+            cell(o.get("success"), True),
+            cell(o.get("reward")),
+            cell(o.get("fatal"), True),
+            cell(o.get("turns")),
+            cell(o.get("tool_calls")),
+        )
     console.print(table)
     for name, e in rows:
         pk = e["pass_at_k"]
         if pk.get("k", 1) > 1:
             k = pk["k"]
-            console.print(f"{name}: pass@1 {cell(pk['pass@1'], True)} · pass@{k} {cell(pk[f'pass@{k}'], True)} · "
-                          f"mean@{k} {cell(pk[f'mean@{k}'], True)} ({pk['metric']})", highlight=False)  # fmt: skip
+            console.print(
+                f"{name}: pass@1 {cell(pk['pass@1'], True)} · pass@{k} {cell(pk[f'pass@{k}'], True)} · "
+                f"mean@{k} {cell(pk[f'mean@{k}'], True)} ({pk['metric']})",
+                highlight=False,
+            )
 
 
 def report_handler(args: argparse.Namespace, console: Any) -> int:
@@ -185,8 +227,12 @@ def report_handler(args: argparse.Namespace, console: Any) -> int:
     for label, p in data["paired"].items():
         cells = []
         for d in [p["envs"][e]["metrics"][metric] for e in data["envs"]] + [p["pooled"]]:
-            cells.append("–" if not d else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] p={d['p_value']:.3g}"
-                         + (" *" if d["significant"] else ""))  # fmt: skip
+            cells.append(
+                "–"
+                if not d
+                else f"{d['delta']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] p={d['p_value']:.3g}"
+                + (" *" if d["significant"] else "")
+            )
         table.add_row(label, *cells)
     console.print(table)
     console.print(f"wrote {out} and {out.with_suffix('.json')}")

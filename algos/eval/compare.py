@@ -58,9 +58,16 @@ def compare_runs(folders: Sequence[str | Path], metrics: Sequence[str] = COMPARE
     envs = sorted(set.intersection(*(set(r.summary["envs"]) for r in runs)))
     board = []
     for r in runs:
-        board.append({"run": r.label, "folder": str(r.store.root), "policy": r.config.get("policy"),
-                      "model": r.config.get("model"),
-                      "envs": {e: r.summary["envs"][e]["metrics"] for e in envs}, "overall": r.summary["overall"]})  # fmt: skip
+        board.append(
+            {
+                "run": r.label,
+                "folder": str(r.store.root),
+                "policy": r.config.get("policy"),
+                "model": r.config.get("model"),
+                "envs": {e: r.summary["envs"][e]["metrics"] for e in envs},
+                "overall": r.summary["overall"],
+            }
+        )
     paired: dict[str, Any] = {}
     for r in runs[1:]:
         per_env: dict[str, Any] = {}
@@ -73,9 +80,12 @@ def compare_runs(folders: Sequence[str | Path], metrics: Sequence[str] = COMPARE
         shared_a = {k: v for env in envs for k, v in base.task_values(env, metrics[0]).items()}
         shared_b = {k: v for env in envs for k, v in r.task_values(env, metrics[0]).items()}
         pooled = paired_comparison(shared_a, shared_b)
-        paired[r.label] = {"envs": per_env, "pooled": pooled.to_dict() if pooled else None,
-                           "common_tasks": len(set(shared_a) & set(shared_b)),
-                           "tasks": (len(shared_a), len(shared_b))}  # fmt: skip
+        paired[r.label] = {
+            "envs": per_env,
+            "pooled": pooled.to_dict() if pooled else None,
+            "common_tasks": len(set(shared_a) & set(shared_b)),
+            "tasks": (len(shared_a), len(shared_b)),
+        }
     return {"baseline": base.label, "envs": envs, "metrics": list(metrics), "leaderboard": board, "paired": paired}
 
 
@@ -101,7 +111,9 @@ def _tag_deltas(a: Run, b: Run, env: str, metric: str) -> dict[str, Any]:
     return out
 
 
-def write_comparison(folders: Sequence[str | Path], out: str | Path, metrics: Sequence[str] = COMPARED) -> dict[str, Any]:
+def write_comparison(
+    folders: Sequence[str | Path], out: str | Path, metrics: Sequence[str] = COMPARED
+) -> dict[str, Any]:
     """Write ``out`` (HTML) and the same numbers as JSON beside it; return them."""
     data = compare_runs(folders, metrics)
     out = Path(out)
@@ -118,7 +130,9 @@ def _delta(p: dict[str, Any] | None, pct: bool) -> Raw:
     sign = "+" if p["delta"] > 0 else ""
     value = f"{sign}{num(p['delta'], pct)}"
     badge = f'<span class="badge {cls}">{esc(value)}</span>' if cls else esc(value)
-    return Raw(f'{badge} <span class="ci">[{num(p["lo"], pct)}, {num(p["hi"], pct)}] p={p["p_value"]:.3g} n={p["n"]}</span>')
+    return Raw(
+        f'{badge} <span class="ci">[{num(p["lo"], pct)}, {num(p["hi"], pct)}] p={p["p_value"]:.3g} n={p["n"]}</span>'
+    )
 
 
 def _render(data: dict[str, Any]) -> str:
@@ -127,30 +141,52 @@ def _render(data: dict[str, Any]) -> str:
     pct = primary in PCT
     rows = []
     for row in sorted(data["leaderboard"], key=lambda r: -((r["overall"].get(primary) or {}).get("mean") or 0.0)):
-        rows.append([row["run"], *(estimate(row["envs"][e].get(primary), pct) for e in envs),
-                     estimate(row["overall"].get(primary), pct)])  # fmt: skip
+        rows.append(
+            [
+                row["run"],
+                *(estimate(row["envs"][e].get(primary), pct) for e in envs),
+                estimate(row["overall"].get(primary), pct),
+            ]
+        )
     body = "<section><h2>Leaderboard</h2>"
-    body += f"<p class=\"muted\">{esc(primary)}, means with bootstrap 95% intervals over tasks; sorted by the suite-weighted overall.</p>"
+    body += f'<p class="muted">{esc(primary)}, means with bootstrap 95% intervals over tasks; sorted by the suite-weighted overall.</p>'
     body += table(["run", *envs, "overall"], rows)
-    chart = bar_chart([(r["run"][:28], (r["overall"].get(primary) or {}).get("mean"), (r["overall"].get(primary) or {}).get("lo"),
-                        (r["overall"].get(primary) or {}).get("hi")) for r in data["leaderboard"]], f"overall {primary}",
-                      pct=pct, vmax=1.0 if pct else None)  # fmt: skip
+    chart = bar_chart(
+        [
+            (
+                r["run"][:28],
+                (r["overall"].get(primary) or {}).get("mean"),
+                (r["overall"].get(primary) or {}).get("lo"),
+                (r["overall"].get(primary) or {}).get("hi"),
+            )
+            for r in data["leaderboard"]
+        ],
+        f"overall {primary}",
+        pct=pct,
+        vmax=1.0 if pct else None,
+    )
     body += chart + "</section>"
     for label, p in data["paired"].items():
         body += f"<section><h2>{esc(label)} − {esc(data['baseline'])}</h2>"
-        body += (f"<p>Paired on {p['common_tasks']} common tasks (of {p['tasks'][0]} and {p['tasks'][1]}). "
-                 f"Pooled {esc(primary)} difference: {_delta(p['pooled'], pct)}</p>")  # fmt: skip
+        body += (
+            f"<p>Paired on {p['common_tasks']} common tasks (of {p['tasks'][0]} and {p['tasks'][1]}). "
+            f"Pooled {esc(primary)} difference: {_delta(p['pooled'], pct)}</p>"
+        )
         if p["common_tasks"] < max(p["tasks"]):
-            body += "<p><span class=\"badge warn\">the runs played different tasks</span> only common tasks are compared</p>"
+            body += (
+                '<p><span class="badge warn">the runs played different tasks</span> only common tasks are compared</p>'
+            )
         rows = [[e, *(_delta(p["envs"][e]["metrics"].get(m), m in PCT) for m in metrics)] for e in envs]
         body += table(["env", *(f"Δ {m}" for m in metrics)], rows)
         for env in envs:
             for field, deltas in p["envs"][env]["tags"].items():
-                body += f"<h3>{esc(env)} · Δ {esc(primary)} by {esc(field)}</h3><div class=\"grid\">"
+                body += f'<h3>{esc(env)} · Δ {esc(primary)} by {esc(field)}</h3><div class="grid">'
                 body += table([field, f"Δ {primary}"], [[v, _delta(d, pct)] for v, d in deltas.items()])
                 body += bar_chart([(v, d["delta"], d["lo"], d["hi"]) for v, d in deltas.items()], pct=pct)
                 body += "</div>"
         body += "</section>"
-    header = (f"<h1>Comparison · {len(data['leaderboard'])} runs</h1><div class=\"sub\">baseline: "
-              f"{esc(data['baseline'])} · envs: {esc(', '.join(envs))}</div>")  # fmt: skip
+    header = (
+        f'<h1>Comparison · {len(data["leaderboard"])} runs</h1><div class="sub">baseline: '
+        f"{esc(data['baseline'])} · envs: {esc(', '.join(envs))}</div>"
+    )
     return page("eval comparison", header, body)

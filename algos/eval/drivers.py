@@ -57,8 +57,14 @@ def token_limit_record(record: EpisodeRecord) -> EpisodeRecord:
 class AsyncDriver:
     """Plays text policies with ``concurrency`` episodes in flight."""
 
-    def __init__(self, policy: Any, specs: dict[str, EnvSpec], sampling: SamplingParams, concurrency: int = 16,
-                 env_threads: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        policy: Any,
+        specs: dict[str, EnvSpec],
+        sampling: SamplingParams,
+        concurrency: int = 16,
+        env_threads: int = 1,
+    ):
         self.policy, self.specs, self.sampling = policy, specs, sampling
         self.concurrency, self.env_threads = max(1, int(concurrency)), max(1, int(env_threads))
         self.http = isinstance(policy, HTTPPolicy)
@@ -86,8 +92,16 @@ class AsyncDriver:
             pool.shutdown(wait=True, cancel_futures=True)
             io.shutdown(wait=True)
 
-    async def _worker(self, slot: int, queue: deque[Job], chat: AsyncChat | None, pool: ThreadPoolExecutor,
-                      io: ThreadPoolExecutor, all_envs: list[EvalEnv], on_done: OnDone) -> None:  # fmt: skip
+    async def _worker(
+        self,
+        slot: int,
+        queue: deque[Job],
+        chat: AsyncChat | None,
+        pool: ThreadPoolExecutor,
+        io: ThreadPoolExecutor,
+        all_envs: list[EvalEnv],
+        on_done: OnDone,
+    ) -> None:
         loop = asyncio.get_running_loop()
         mine: dict[str, EvalEnv] = {}
         while queue:
@@ -108,8 +122,9 @@ class AsyncDriver:
         env.next_options = {"index": job.index} if self.specs[job.env].by_index else None
         return env.reset(seed=job.seed)
 
-    async def _http_episode(self, job: Job, env: EvalEnv, chat: AsyncChat, pool: ThreadPoolExecutor, slot: int
-                            ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:  # fmt: skip
+    async def _http_episode(
+        self, job: Job, env: EvalEnv, chat: AsyncChat, pool: ThreadPoolExecutor, slot: int
+    ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:
         loop = asyncio.get_running_loop()
 
         pngs = PngCache()
@@ -142,8 +157,9 @@ class AsyncDriver:
                 return env.unwrapped.episode_record(), usage if counted else {}, pngs.encoded
             wire.append(reply)
 
-    async def _text_episode(self, job: Job, env: EvalEnv, pool: ThreadPoolExecutor
-                            ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:  # fmt: skip
+    async def _text_episode(
+        self, job: Job, env: EvalEnv, pool: ThreadPoolExecutor
+    ) -> tuple[EpisodeRecord, dict[str, int], dict[int, bytes]]:
         """A text policy in this process (a scripted agent): its turns are computed in the env thread."""
 
         def play() -> EpisodeRecord:
@@ -157,8 +173,9 @@ class AsyncDriver:
                 obs, _, terminated, truncated, info = env.step(text)
                 if terminated or truncated:
                     return env.unwrapped.episode_record()
-                messages.append({"role": info["messages"][-1]["role"], "content": obs["text"],
-                                 "images": list(obs["images"])})  # fmt: skip
+                messages.append(
+                    {"role": info["messages"][-1]["role"], "content": obs["text"], "images": list(obs["images"])}
+                )
 
         record = await asyncio.get_running_loop().run_in_executor(pool, play)
         return record, {}, {}
@@ -167,8 +184,14 @@ class AsyncDriver:
 class BatchDriver:
     """Plays token policies (HF, vLLM) through the rollout engine, ``concurrency`` episodes per chunk."""
 
-    def __init__(self, policy: Any, specs: dict[str, EnvSpec], sampling: SamplingParams, concurrency: int = 8,
-                 max_episode_tokens: int = 32768):  # fmt: skip
+    def __init__(
+        self,
+        policy: Any,
+        specs: dict[str, EnvSpec],
+        sampling: SamplingParams,
+        concurrency: int = 8,
+        max_episode_tokens: int = 32768,
+    ):
         from algos.rollout.engine import RolloutEngine
 
         self.specs, self.concurrency = specs, max(1, int(concurrency))

@@ -52,8 +52,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") 
     return f'<table class="{esc(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def bar_chart(items: Sequence[tuple[str, float | None, float | None, float | None]], title: str = "",
-              pct: bool = False, vmax: float | None = None, vmin: float | None = None) -> str:  # fmt: skip
+def bar_chart(
+    items: Sequence[tuple[str, float | None, float | None, float | None]],
+    title: str = "",
+    pct: bool = False,
+    vmax: float | None = None,
+    vmin: float | None = None,
+) -> str:
     """Horizontal bars ``(label, value, lo, hi)`` with interval whiskers; signed values get a zero line."""
     items = [(label, v, lo, hi) for label, v, lo, hi in items if v is not None]
     if not items:
@@ -70,7 +75,9 @@ def bar_chart(items: Sequence[tuple[str, float | None, float | None, float | Non
 
     h = row * len(items) + (24 if title else 6)
     y0 = 22 if title else 4
-    parts = [f'<svg class="chart" viewBox="0 0 {label_w + plot_w + pad} {h}" width="{label_w + plot_w + pad}" height="{h}" role="img">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {label_w + plot_w + pad} {h}" width="{label_w + plot_w + pad}" height="{h}" role="img">'
+    ]
     if title:
         parts.append(f'<text x="0" y="14" class="ttl">{esc(title)}</text>')
     zero = x(0.0)
@@ -78,10 +85,14 @@ def bar_chart(items: Sequence[tuple[str, float | None, float | None, float | Non
         y = y0 + i * row
         a, b = sorted((zero, x(v)))
         cls = "bar neg" if v < 0 else "bar"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" class="lbl" text-anchor="end">{esc(str(label)[:28])}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" class="lbl" text-anchor="end">{esc(str(label)[:28])}</text>'
+        )
         parts.append(f'<rect x="{a:.1f}" y="{y + 3}" width="{max(b - a, 1):.1f}" height="{row - 8}" class="{cls}"/>')
         if lo is not None and hi is not None:
-            parts.append(f'<line x1="{x(lo):.1f}" x2="{x(hi):.1f}" y1="{y + row / 2 - 1}" y2="{y + row / 2 - 1}" class="ci"/>')
+            parts.append(
+                f'<line x1="{x(lo):.1f}" x2="{x(hi):.1f}" y1="{y + row / 2 - 1}" y2="{y + row / 2 - 1}" class="ci"/>'
+            )
         parts.append(f'<text x="{label_w + plot_w + 4}" y="{y + 14}" class="val">{esc(num(v, pct))}</text>')
     if bottom < 0:
         parts.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{y0}" y2="{h}" class="zero"/>')
@@ -106,9 +117,13 @@ def histogram(counts: Mapping[str, int], title: str = "") -> str:
         c = counts[label]
         bh = (base - 24) * c / top
         x0 = 20 + i * bw
-        parts.append(f'<rect x="{x0 + 1}" y="{base - bh:.1f}" width="{bw - 2}" height="{bh:.1f}" class="bar"><title>{esc(label)}: {c}</title></rect>')
+        parts.append(
+            f'<rect x="{x0 + 1}" y="{base - bh:.1f}" width="{bw - 2}" height="{bh:.1f}" class="bar"><title>{esc(label)}: {c}</title></rect>'
+        )
         if i % step == 0:
-            parts.append(f'<text x="{x0 + bw / 2}" y="{base + 13}" class="lbl" text-anchor="middle">{esc(str(label)[:9])}</text>')
+            parts.append(
+                f'<text x="{x0 + bw / 2}" y="{base + 13}" class="lbl" text-anchor="middle">{esc(str(label)[:9])}</text>'
+            )
     parts.append(f'<line x1="18" x2="{w - 18}" y1="{base}" y2="{base}" class="zero"/></svg>')
     return "".join(parts)
 
@@ -138,9 +153,9 @@ details summary{cursor:pointer;color:var(--acc)}code,pre{font:12px/1.4 ui-monosp
 
 def page(title: str, header: str, body: str, script: str = "") -> str:
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
-        "<link rel=\"icon\" href=\"data:,\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
+        '<link rel="icon" href="data:,">'
         f"<style>{CSS}</style></head><body><header>{header}</header><main>{body}</main>"
         f"{f'<script>{script}</script>' if script else ''}</body></html>"
     )

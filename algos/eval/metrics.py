@@ -109,9 +109,21 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 # ---- tags ---------------------------------------------------------------------------------
 # Task fields that identify or describe one task rather than group many.
 NOT_TAGS = frozenset(
-    {"task_id", "prompt", "answer", "answers", "question", "options", "image_paths", "evidence_urls",
-     "start", "goal", "path", "difficulty_score"}
-)  # fmt: skip
+    {
+        "task_id",
+        "prompt",
+        "answer",
+        "answers",
+        "question",
+        "options",
+        "image_paths",
+        "evidence_urls",
+        "start",
+        "goal",
+        "path",
+        "difficulty_score",
+    }
+)
 MAX_TAG_VALUES = 30
 
 

@@ -103,16 +103,12 @@ def build_jobs(suite: Suite, episodes: int, samples: int, seed: int) -> list[Job
     Samples come last, so the first pass covers every task once before any is repeated.
     """
     counts = suite.allocate(episodes)
-    return [
-        Job(e.name, i, seed + i, s)
-        for s in range(samples)
-        for e in suite.envs
-        for i in range(counts[e.name])
-    ]
+    return [Job(e.name, i, seed + i, s) for s in range(samples) for e in suite.envs for i in range(counts[e.name])]
 
 
-def run_eval(cfg: EvalConfig, console: Any = None, policy: Any = None, argv: list[str] | None = None,
-             progress: bool = True) -> EvalResult:  # fmt: skip
+def run_eval(
+    cfg: EvalConfig, console: Any = None, policy: Any = None, argv: list[str] | None = None, progress: bool = True
+) -> EvalResult:
     """Play ``cfg`` (see the module docstring); ``policy`` overrides the spec's policy object."""
     spec = parse_policy_spec(cfg.policy)
     suite = load_suite(cfg.target, cfg.env_kwargs, cfg.prompt_template, cfg.system_prompt)
@@ -130,9 +126,17 @@ def run_eval(cfg: EvalConfig, console: Any = None, policy: Any = None, argv: lis
     if pending:
         if policy is None:
             api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-            policy = make_policy(cfg.policy, model=cfg.model, api_key=api_key, timeout=cfg.timeout,
-                                 max_retries=cfg.max_retries, max_concurrency=cfg.concurrency,
-                                 extra_body=cfg.extra_body, device=cfg.device, seed=cfg.seed)  # fmt: skip
+            policy = make_policy(
+                cfg.policy,
+                model=cfg.model,
+                api_key=api_key,
+                timeout=cfg.timeout,
+                max_retries=cfg.max_retries,
+                max_concurrency=cfg.concurrency,
+                extra_body=cfg.extra_body,
+                device=cfg.device,
+                seed=cfg.seed,
+            )
         if spec.kind == "hf":
             import torch
 
@@ -224,7 +228,9 @@ def refresh(folder: str | Path) -> dict[str, Any]:
     store = RunStore(folder)
     config = store.read_config()
     if config is None or not store.episodes_path.exists():
-        raise FileNotFoundError(f"{folder} holds no config.json and episodes.jsonl: is it a folder of `mmsearch-gym eval`?")
+        raise FileNotFoundError(
+            f"{folder} holds no config.json and episodes.jsonl: is it a folder of `mmsearch-gym eval`?"
+        )
     suite = Suite.from_dict(config["suite"])
     fields = {k: config[k] for k in ("target", "policy", "model", "episodes", "seed", "samples") if k in config}
     cfg = EvalConfig(out=folder, **fields)
@@ -284,9 +290,12 @@ def versions() -> dict[str, str | None]:
             out[pkg] = None
     try:
         root = Path(__file__).resolve().parents[2]
-        out["git_commit"] = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        ).stdout.strip() or None
+        out["git_commit"] = (
+            subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         out["git_commit"] = None
     return out
@@ -304,13 +313,25 @@ class _Tracker:
             self.fatal += bool(line["record"]["fatal"])
         self._progress = None
         if show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            from rich.progress import TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
-                TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rates]}"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-            )  # fmt: skip
+                TextColumn("eval"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rates]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
             self._task = self._progress.add_task("eval", total=total, completed=skipped, rates=self._rates())
 
     def _rates(self) -> str:
@@ -319,12 +340,19 @@ class _Tracker:
             return ""
         return f"success {self.success / n:.1%} · fatal {self.fatal / n:.1%}"
 
-    def on_done(self, job: Job, env: Any, record: Any, usage: dict[str, int], elapsed: float,
-                encoded: dict[int, bytes]) -> None:  # fmt: skip
+    def on_done(
+        self, job: Job, env: Any, record: Any, usage: dict[str, int], elapsed: float, encoded: dict[int, bytes]
+    ) -> None:
         from algos.eval.envs import episode_images, stored_record
 
-        self.store.write_episode(job, self.env_ids[job.env], stored_record(env, record), episode_images(env, encoded),
-                                 usage=usage, elapsed_s=round(elapsed, 4))  # fmt: skip
+        self.store.write_episode(
+            job,
+            self.env_ids[job.env],
+            stored_record(env, record),
+            episode_images(env, encoded),
+            usage=usage,
+            elapsed_s=round(elapsed, 4),
+        )
         with self._lock:
             self.played += 1
             self.success += bool(record.success)

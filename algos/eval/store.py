@@ -114,8 +114,9 @@ class RunStore:
             p.unlink(missing_ok=True)
         shutil.rmtree(self.images_dir, ignore_errors=True)
 
-    def write_episode(self, job: Job, env_id: str, record: dict[str, Any], images: Mapping[str, np.ndarray | bytes],
-                      **extra: Any) -> dict[str, Any]:  # fmt: skip
+    def write_episode(
+        self, job: Job, env_id: str, record: dict[str, Any], images: Mapping[str, np.ndarray | bytes], **extra: Any
+    ) -> dict[str, Any]:
         """Save ``images`` (id → array, or PNG bytes already encoded) as
         ``images/ENV/SEED-SAMPLE_img_N.png``, then append the episode's line; return the line."""
         folder = self.images_dir / job.env

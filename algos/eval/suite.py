@@ -99,7 +99,9 @@ class Suite:
         if not shared:
             return fixed
         if episodes < len(shared):
-            raise SuiteError(f"--episodes {episodes} is fewer than the {len(shared)} weighted envs of suite {self.name!r}")
+            raise SuiteError(
+                f"--episodes {episodes} is fewer than the {len(shared)} weighted envs of suite {self.name!r}"
+            )
         total_w = sum(e.weight for e in shared)
         exact = {e.name: episodes * e.weight / total_w for e in shared}
         counts = {n: max(1, math.floor(x)) for n, x in exact.items()}

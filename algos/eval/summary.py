@@ -80,7 +80,9 @@ def env_summary(lines: Sequence[dict[str, Any]], spec: Any = None, seed: int = 0
         "fatal_turns": _histogram(r["fatal_turn"] for r in records if r["fatal"] and r["fatal_turn"] is not None),
         "turns": _histogram(len(r["turns"]) for r in records),
     }
-    tokens = [x["usage"]["completion_tokens"] for x in lines if (x.get("usage") or {}).get("completion_tokens") is not None]
+    tokens = [
+        x["usage"]["completion_tokens"] for x in lines if (x.get("usage") or {}).get("completion_tokens") is not None
+    ]
     if tokens:
         out["completion_tokens"] = _histogram(_bucket(t) for t in tokens)
     return out
