@@ -21,13 +21,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "verl==$(VERL_VERSION)"
 	touch $(STAMP)
 
-# tesseract for the OCR tool: installed through apt when missing; a warning (not a failure) where apt is unavailable
+# tesseract for the OCR tool, chromium for the report.html browser test: installed through apt when
+# missing; a warning (not a failure) where apt is unavailable
 system-deps:
 	@command -v tesseract >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
 	      || echo "warning: could not install tesseract-ocr; OCR will report how to install it"; \
 	  else echo "warning: tesseract is missing; install it with: sudo apt-get install tesseract-ocr"; fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the report.html browser test will be skipped"; \
+	  else echo "warning: chromium is missing (the report.html browser test is skipped); install it with: sudo apt-get install chromium"; fi; }
 
 demo: $(STAMP) system-deps
 	$(BIN)/mmsearch-gym list
@@ -48,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
 	$(BIN)/python benchmarks/ray_pool.py --quick
+	$(BIN)/python benchmarks/eval.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -69,9 +69,13 @@ class HTTPPolicy:
 
     def body(self, messages: Sequence[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for one chat (env-format messages, images as arrays)."""
+        return self.request_body([openai_message(m) for m in messages], params)
+
+    def request_body(self, messages: list[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
+        """The request body for chat messages already in OpenAI format (see :func:`openai_message`)."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [_openai_message(m) for m in messages],
+            "messages": messages,
             "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -117,11 +121,14 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def _openai_message(m: dict[str, Any]) -> dict[str, Any]:
+def openai_message(m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+    """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as
+    PNG data URLs (made by ``data_url``, default :func:`png_data_url`)."""
     images = m.get("images") or []
     if not images:
         return {"role": m["role"], "content": m["content"]}
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": png_data_url(img)}} for img in images]
+    url = data_url or png_data_url
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url(img)}} for img in images]
     return {"role": m["role"], "content": parts + [{"type": "text", "text": m["content"]}]}
 
 
