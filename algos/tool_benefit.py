@@ -35,6 +35,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from algos.eval.policies import make_policy  # noqa: F401  (the one spec parser; re-exported for the CLI)
 from algos.rollout import RolloutEngine, SamplingParams
 
 WITHOUT_TOOLS: dict[str, Any] = {"max_turns": 1}
@@ -53,25 +54,6 @@ class ToolBenefit:
     @property
     def delta(self) -> float:
         return self.with_tools - self.without_tools
-
-
-def make_policy(spec: str, *, model: str | None = None, device: str = "cpu", seed: int = 0) -> Any:
-    """A policy from a spec: a scripted agent's name (``oracle``, ``random``, ``no_vision``,
-    ``single_search``), ``http://HOST:PORT/v1`` (OpenAI-compatible server; ``model`` names the
-    served model), ``hf:PATH`` (local transformers model) or ``vllm:PATH``.
-
-    The one place this module turns a spec into a policy (the eval harness has its own parser
-    of the same specs; this one is kept minimal so the two can become one).
-    """
-    from algos.rollout import HFPolicy, HTTPPolicy, ScriptedTextPolicy, VLLMPolicy
-
-    if spec.startswith(("http://", "https://")):
-        return HTTPPolicy(spec, model or "default")
-    if spec.startswith("hf:"):
-        return HFPolicy.from_pretrained(spec[3:], device=device)
-    if spec.startswith("vllm:"):
-        return VLLMPolicy(spec[5:], seed=seed)
-    return ScriptedTextPolicy(spec, seed=seed)
 
 
 def accuracy(record: Any, metric: str = "success") -> float:
