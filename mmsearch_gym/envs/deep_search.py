@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,8 @@ import numpy as np
 
 from ..core.env import Score, Task, ToolEnv, _check_int
 from ..core.tool import Tool
-from ..rewards.deep_search import PERCEPTION_TOOLS, deep_search_reward, format_score, query_score
-from ..rewards.judge import JudgeError, RuleJudge, make_judge
+from ..rewards.deep_search import PERCEPTION_TOOLS, deep_search_reward, format_score, normalize_answer, query_score
+from ..rewards.judge import JudgeError, RuleJudge, hedging, make_judge
 from ..tasks.deep_search import DeepSearchTask, TaskSampler
 
 SEARCH_TOOLS = ("text_search", "image_search", "visit")
@@ -96,6 +97,7 @@ class DeepSearchEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/DeepSearch-v0"
+    component_names = ("accuracy", "format", "query", "overall")
     intro = (
         "You are a research agent. You answer questions about an image by looking at it closely "
         "(crop, rectify, upscale, read its text) and searching the web over several steps."
@@ -161,6 +163,7 @@ class DeepSearchEnv(ToolEnv):
             max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode,
         )  # fmt: skip
         self.ds_task: DeepSearchTask | None = None
+        self._rival_cache: dict[tuple[str, str], tuple[str, ...]] | None = None  # made on first use
 
     def _make_tools(self, names: Sequence[str], ocr_timeout_s: float) -> list[Tool]:
         from ..tools import vision
@@ -217,12 +220,16 @@ class DeepSearchEnv(ToolEnv):
         task, record = self.ds_task, self.episode_record()
         details: dict[str, Any] = {"answers": list(task.answers)}
         accuracy = 0.0
-        if answer is not None:
+        rivals = self._rivals(task)
+        refused = hedging(answer, task.answers, rivals, self.judge.max_answer_chars, self.judge.max_candidates)
+        if refused:
+            details["answer_refused"] = refused
+        elif answer is not None:
             try:
-                accuracy = float(self.judge(task.question, answer, task.answers))
+                accuracy = float(self.judge(task.question, answer, task.answers, rivals))
             except JudgeError as err:
                 details["judge_error"] = str(err)
-                accuracy = float(RuleJudge()(task.question, answer, task.answers))
+                accuracy = float(RuleJudge()(task.question, answer, task.answers, rivals))
         fatal_turn = self._fatal_turn  # None unless the episode is fatal
         fmt = format_score(record.turns, fatal_turn)
         query, criteria = query_score(record.turns, fatal_turn, task.evidence_urls, has_image=bool(self.task.images))
@@ -230,6 +237,29 @@ class DeepSearchEnv(ToolEnv):
         details["query_criteria"] = criteria
         components = {"accuracy": accuracy, "format": fmt, "query": query, "overall": overall}
         return Score(overall, components, accuracy >= 1.0, details)
+
+    def _rivals(self, task: DeepSearchTask) -> tuple[str, ...]:
+        """The other answers of the kind ``task`` asks for (see :func:`~..rewards.judge.hedging`): names
+        and aliases of the world's entities of the answer's type, or every value of the asked
+        attribute; or the row's own ``rivals`` list (datasets). Empty for tasks without either."""
+        golds = {normalize_answer(a) for a in task.answers}
+        given = task.meta.get("rivals")
+        if isinstance(given, list):  # a dataset row may list them itself
+            return tuple(r for r in (normalize_answer(str(x)) for x in given) if r and r not in golds)
+        last = task.path[-1] if task.path else None
+        if self.world is None or not isinstance(last, dict) or last.get("id") not in self.world.entities:
+            return ()
+        if self._rival_cache is None:  # one pass over the world for every type and attribute
+            from ..tasks.deep_search_clues import GraphView
+
+            view, found = GraphView(self.world), defaultdict(set)
+            for e in self.world.iter_entities():
+                found[("name", e.type)].update((e.name, *e.aliases))
+                for a in view.attributes(e):
+                    found[(a.key, "")].update((a.text, str(a.value)))
+            self._rival_cache = {k: tuple(sorted({normalize_answer(r) for r in v} - {""})) for k, v in found.items()}
+        key = ("name", self.world.entity(last["id"]).type) if task.asked == "name" else (task.asked, "")
+        return tuple(r for r in self._rival_cache.get(key, ()) if r not in golds)
 
     # ---- scripted agents -----------------------------------------------------------------
     def oracle_action(self) -> str:

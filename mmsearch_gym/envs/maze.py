@@ -83,6 +83,7 @@ class MazeEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/Maze-v0"
+    component_names = ("accuracy", "format", "overall")
     intro = "You solve maze puzzles shown as images. You may draw on an image to check a route."
 
     def __init__(
