@@ -145,7 +145,7 @@ class DeepSearchEnv(ToolEnv):
             from ..tasks.deep_search_data import load_tasks
 
             self.dataset_root = Path(dataset)
-            self.dataset = load_tasks(self.dataset_root)
+            self.dataset = load_tasks(self.dataset_root, max_pixels=16_000_000, max_side=4096)  # the ImageStore's limits
             self.sampler = None
         elif self.world is None:
             raise ValueError(
@@ -204,7 +204,7 @@ class DeepSearchEnv(ToolEnv):
         if image is None and task.image_paths:
             from ..tasks.deep_search_data import read_image
 
-            image = read_image(task.image_paths[0], self.dataset_root)
+            image = read_image(task.image_paths[0], self.dataset_root, self.images.max_pixels, self.images.max_side)
         self.ds_task = task
         what = "its name" if task.asked == "name" else f"the {task.asked_label}" if task.asked_label else "the answer"
         prompt = (
