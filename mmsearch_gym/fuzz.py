@@ -275,6 +275,8 @@ def fuzz_env(env: gym.Env, n_actions: int = 200, seed: int = 0, max_episode_step
         report.episodes += 1
         text = obs.get("text", "") if isinstance(obs, dict) else ""
         for _ in range(max_episode_steps):
+            if report.actions >= n_actions:
+                break
             if text_env:
                 action, attack = agent.act(base, text)
             else:
@@ -302,6 +304,6 @@ def fuzz_env(env: gym.Env, n_actions: int = 200, seed: int = 0, max_episode_step
             if problem:
                 report.crashes.append(Crash(attack, _preview(action), problem, kind="contract"))
             text = obs.get("text", "") if isinstance(obs, dict) else ""
-            if terminated or truncated or report.actions >= n_actions:
+            if terminated or truncated:
                 break
     return report

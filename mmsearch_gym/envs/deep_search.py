@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..core.env import Score, Task, ToolEnv, _check_int
+from ..core.images import DEFAULT_MAX_BYTES
 from ..core.tool import Tool
 from ..rewards.deep_search import PERCEPTION_TOOLS, deep_search_reward, format_score, normalize_answer, query_score
 from ..rewards.judge import JudgeError, RuleJudge, hedging, make_judge
@@ -87,6 +88,7 @@ class DeepSearchEnv(ToolEnv):
       judge and says so in ``info["evaluation"]["judge_error"]``.
     - ``acc_weight`` (0.8), ``query_weight`` (0.2): the reward's weights.
     - ``max_turns`` (50), ``fatal_k`` (3), ``max_new_images`` (4), ``max_images`` (45),
+      ``max_image_bytes`` (256 MiB: the episode's images together; a tool going over fails),
       ``ocr_timeout_s`` (30), ``render_mode``.
 
     ## Example
@@ -122,6 +124,7 @@ class DeepSearchEnv(ToolEnv):
         max_images: int = 45,
         ocr_timeout_s: float = 30.0,
         render_mode: str | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
     ):
         from ..tools.search import shared_backend
 
@@ -160,7 +163,7 @@ class DeepSearchEnv(ToolEnv):
             )  # fmt: skip
         super().__init__(
             self._make_tools(names, ocr_timeout_s), max_turns=max_turns, fatal_k=fatal_k, max_images=max_images,
-            max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode,
+            max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode, max_image_bytes=max_image_bytes,
         )  # fmt: skip
         self.ds_task: DeepSearchTask | None = None
         self._rival_cache: dict[tuple[str, str], tuple[str, ...]] | None = None  # made on first use
