@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/deep_search.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick
+	$(BIN)/python benchmarks/answer_spray.py --quick
+	$(BIN)/python benchmarks/fuzz.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -51,7 +51,11 @@ class DeepSearchEnv(ToolEnv):
     At the end only (OpenSearch-VL): ``r = r_fmt · (0.8·r_acc + 0.2·r_query)``.
     ``r_acc``: the judge's verdict on the answer against the gold answer and its aliases
     (rule-based by default: normalised containment, exact or token-F1; an OpenAI-compatible
-    HTTP judge as option). ``r_fmt``: the share of turns well formed and error free.
+    HTTP judge as option). A hedged answer scores ``r_acc = 0`` whatever it contains (see
+    :func:`~mmsearch_gym.rewards.judge.hedging`): over 200 characters, more than 3 listed items,
+    "A or B" alternatives, or naming a *rival* (another answer of the asked kind in the world,
+    or the dataset row's ``rivals``); the reason is in ``info["evaluation"]["answer_refused"]``.
+    A scorer that fails gives reward 0 and ``info["evaluation"]["judge_error"]``. ``r_fmt``: the share of turns well formed and error free.
     ``r_query``: rule-based search quality over five criteria (image-search utility,
     text-search utility, query progression, complementarity, evidence vs noise), 0 without
     tool calls. In a fatal episode ``r_fmt`` and ``r_query`` count only turns before
@@ -75,12 +79,17 @@ class DeepSearchEnv(ToolEnv):
 
     ## Arguments
     - ``backend``: search backend spec (``None``: the cached default world; ``"world:DIR"``; a
-      ``serve`` url; ``{"kind": "searxng" | "mediawiki" | "serper" | "tavily", …}``).
+      ``serve`` url; ``{"kind": "searxng" | "mediawiki" | "serper" | "tavily", …}``). HTTP backends
+      open agent-chosen urls (``visit``, thumbnails) on public addresses only, unless the spec says
+      ``allow_private_addresses=True``; a ``serve`` url sends ``MMSEARCH_GYM_SERVE_TOKEN`` when set.
     - ``world``: a built world folder to generate tasks from when the backend is not a local
       world, e.g. ``backend="http://127.0.0.1:8765", world=DIR`` for rollout workers sharing one
       ``mmsearch-gym serve`` of that world.
     - ``dataset``: a folder written by ``mmsearch-gym data build deep_search`` (or any folder with a
-      ``tasks.jsonl`` in that format); required when the backend is not an offline world.
+      ``tasks.jsonl`` in that format); required when the backend is not an offline world. Every row
+      is checked and every image opened when the env is made (paths must stay inside the folder,
+      images within 4096 px a side and 16 M pixels, checked before decoding); errors name
+      ``tasks.jsonl:LINE``.
     - ``tools``: the tools offered (default all eight); ``min_hops``/``max_hops`` (2, 4),
       ``anchor_weights``, ``answer_weights``: task sampling (see ``TaskSampler``).
     - ``judge``: ``"rule"`` (default), ``{"kind": "rule", "mode": "contains" | "exact" | "f1"}`` or
