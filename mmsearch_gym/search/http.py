@@ -133,10 +133,12 @@ class HttpClient:
         self.sleep = sleep
         self.public_only, self.max_body_bytes, self.max_redirects = public_only, max_body_bytes, max_redirects
         base_headers = {"Accept-Encoding": "gzip, deflate", **dict(headers or {})}
-        # No proxy from the environment for a guarded client: the pinned address must be the peer.
+        # A guarded client: no proxy from the environment (the pinned address must be the peer) and no
+        # kept-alive connections (pooled by address, one made for one site's TLS name would serve another's).
         self.client = httpx.Client(
-            timeout=timeout_s, headers=base_headers, follow_redirects=False, trust_env=not public_only
-        )
+            timeout=timeout_s, headers=base_headers, follow_redirects=False, trust_env=not public_only,
+            limits=httpx.Limits(max_keepalive_connections=0) if public_only else httpx.Limits(),
+        )  # fmt: skip
 
     def close(self) -> None:
         self.client.close()
