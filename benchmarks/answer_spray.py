@@ -108,11 +108,20 @@ def main() -> None:
             scores.append(accuracy(env, task, answer))
         rows[kind] = tuple(sum(col) / n for col in zip(*scores))
     table = Table(title=f"DeepSearch-v0 accuracy of sprayed and honest answers ({n} tasks, no tool call)")
-    for col in ("answer", "kind", "judge now", "without rivals (real data)", "containment only (baseline)", "now / baseline"):
+    for col in (
+        "answer",
+        "kind",
+        "judge now",
+        "without rivals (real data)",
+        "containment only (baseline)",
+        "now / baseline",
+    ):
         table.add_column(col, justify="left" if col in ("answer", "kind") else "right")
     for kind, (now, no_rivals, base) in rows.items():
         ratio = f"{now / base:.2f}" if base else "-"
-        table.add_row(kind, "spray" if kind in SPRAYS else "honest", f"{now:.1%}", f"{no_rivals:.1%}", f"{base:.1%}", ratio)
+        table.add_row(
+            kind, "spray" if kind in SPRAYS else "honest", f"{now:.1%}", f"{no_rivals:.1%}", f"{base:.1%}", ratio
+        )
     Console().print(table)
 
 

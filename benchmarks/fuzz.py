@@ -50,7 +50,17 @@ def main() -> None:
     budget = 20.0 if args.quick else 60.0 * args.minutes
     console = Console(width=max(Console().width, 150))
     table = Table(title=f"Hostile agent, {budget:.0f} s per env (seed {args.seed})")
-    for col in ("env", "actions", "episodes", "crashes", "contract", "step errors", "actions/s", "random agent/s", "ratio"):
+    for col in (
+        "env",
+        "actions",
+        "episodes",
+        "crashes",
+        "contract",
+        "step errors",
+        "actions/s",
+        "random agent/s",
+        "ratio",
+    ):
         table.add_column(col, justify="left" if col in ("env", "step errors") else "right")
     found: list[tuple[str, Crash]] = []
     for env_id in args.env or sorted(ENVS):

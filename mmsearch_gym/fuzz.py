@@ -33,11 +33,25 @@ from .core.failures import StepError
 from .core.spaces import FreeText
 
 ATTACKS = (
-    "plausible", "huge_image_id", "deep_nesting", "giant_string", "lone_surrogate", "wrong_types", "non_finite",
-    "bad_coordinates", "unknown_tool", "half_tags", "image_burst", "non_string", "huge_turn", "answer", "bad_json",
-)  # fmt: skip
+    "plausible",
+    "huge_image_id",
+    "deep_nesting",
+    "giant_string",
+    "lone_surrogate",
+    "wrong_types",
+    "non_finite",
+    "bad_coordinates",
+    "unknown_tool",
+    "half_tags",
+    "image_burst",
+    "non_string",
+    "huge_turn",
+    "answer",
+    "bad_json",
+)
 _KINDS = {e.value for e in StepError}
-_WORDS = "river tower museum founded born capital city species mayor painter 1867 the of emblem photo".split()
+_WORDS = ("river", "tower", "museum", "founded", "born", "capital", "city", "species", "mayor", "painter", "1867",
+          "the", "of", "emblem", "photo")  # fmt: skip
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 
 
@@ -85,7 +99,11 @@ class HostileAgent:
             return r.choice(ids) if ids and r.random() < 0.9 else f"img_{r.randint(0, 60)}"
         if kind == "object":
             props = schema.get("properties", {})
-            return {k: self._value(k, v, env, tool) for k, v in props.items() if k in schema.get("required", ()) or r.random() < 0.5}
+            return {
+                k: self._value(k, v, env, tool)
+                for k, v in props.items()
+                if k in schema.get("required", ()) or r.random() < 0.5
+            }
         if kind == "array":
             items = schema.get("items", {})
             n = schema.get("minItems", 1) if items.get("type") == "number" else r.randint(1, 3)
@@ -132,7 +150,9 @@ class HostileAgent:
     def _hostile_value(self, attack: str) -> Any:
         r = self.rng
         if attack == "huge_image_id":
-            return r.choice([f"img_{self._digits(r.choice([12, 5000, 9000]))}", f"image {self._digits(4400)}", 10**400, -1, 0])
+            return r.choice(
+                [f"img_{self._digits(r.choice([12, 5000, 9000]))}", f"image {self._digits(4400)}", 10**400, -1, 0]
+            )
         if attack == "deep_nesting":
             return self._nested(r.choice([33, 100, 600, 980, 2000]))
         if attack == "giant_string":
@@ -151,7 +171,11 @@ class HostileAgent:
     def _mutate(self, args: Any, attack: str) -> Any:
         """Replace one leaf (or the arguments themselves) with a hostile value."""
         if not isinstance(args, dict) or not args or self.rng.random() < 0.15:
-            return self._hostile_value(attack) if self.rng.random() < 0.3 else {**(args or {}), "image": self._hostile_value(attack)}
+            return (
+                self._hostile_value(attack)
+                if self.rng.random() < 0.3
+                else {**(args or {}), "image": self._hostile_value(attack)}
+            )
         paths: list[tuple[Any, Any]] = []
         stack: list[Any] = [args]
         while stack:
@@ -186,7 +210,9 @@ class HostileAgent:
         if tool is None or attack == "answer":
             return self._answer(env), "answer"
         if attack == "non_string":
-            return r.choice([None, b"<answer>x</answer>", 5, 3.5, ["<answer>"], {"name": tool.name}, np.array(["a"]), _Hostile()]), attack
+            return r.choice(
+                [None, b"<answer>x</answer>", 5, 3.5, ["<answer>"], {"name": tool.name}, np.array(["a"]), _Hostile()]
+            ), attack
         if attack == "huge_turn":
             return f"<think>{self._junk(r.choice([20_000, 2_000_000]))}</think><answer>x</answer>", attack
         if attack == "unknown_tool":
@@ -200,26 +226,61 @@ class HostileAgent:
                 args["scale"] = max(tool.parameters["properties"]["scale"].get("enum", [4]))
             return self._turn(tool.name, args), attack
         turn = self._turn(tool.name, self._arguments(env, tool))
-        if attack in ("huge_image_id", "deep_nesting", "giant_string", "lone_surrogate", "wrong_types", "non_finite", "bad_coordinates"):
+        if attack in (
+            "huge_image_id",
+            "deep_nesting",
+            "giant_string",
+            "lone_surrogate",
+            "wrong_types",
+            "non_finite",
+            "bad_coordinates",
+        ):
             turn = self._turn(tool.name, self._mutate(self._arguments(env, tool), attack))
             if attack == "huge_image_id" and r.random() < 0.3:  # an int literal Python refuses to read
                 turn = turn.replace('"arguments": {', f'"arguments": {{"top_k": {self._digits(4400)}, ', 1)
         elif attack == "half_tags":
             cut = r.randint(0, len(turn))
-            turn = r.choice([turn[:cut], turn[cut:], turn.replace("</tool_call>", ""), turn.replace("<think>", "</think>"),
-                             turn + "<tool_call>", "<answer>" + turn, turn.replace("}", "", 1), "<think></think><answer></answer>"])  # fmt: skip
+            turn = r.choice(
+                [
+                    turn[:cut],
+                    turn[cut:],
+                    turn.replace("</tool_call>", ""),
+                    turn.replace("<think>", "</think>"),
+                    turn + "<tool_call>",
+                    "<answer>" + turn,
+                    turn.replace("}", "", 1),
+                    "<think></think><answer></answer>",
+                ]
+            )
         elif attack == "bad_json":
-            turn = r.choice([turn.replace('"', "'"), turn.replace(":", "", 1), turn.replace("{", "[", 1),
-                             turn.replace('"arguments": ', '"arguments": "{', 1), turn.replace("<tool_call>", "<tool_call>```json\n", 1)])  # fmt: skip
+            turn = r.choice(
+                [
+                    turn.replace('"', "'"),
+                    turn.replace(":", "", 1),
+                    turn.replace("{", "[", 1),
+                    turn.replace('"arguments": ', '"arguments": "{', 1),
+                    turn.replace("<tool_call>", "<tool_call>```json\n", 1),
+                ]
+            )
         return turn, attack
 
     def _answer(self, env: Any) -> str:
         r = self.rng
-        answer = r.choice([
-            self._words(2), "", " ", "\ud800", "x" * 20000, "img_" + self._digits(5000),
-            " or ".join(self._words(2) for _ in range(40)), ", ".join(self._digits(r.randint(1, 6)) for _ in range(300)),
-            "<answer>nested</answer>", "NaN", str(10**300),
-        ])  # fmt: skip
+        answer = r.choice(
+            [
+                self._words(2),
+                "",
+                " ",
+                "\ud800",
+                "x" * 20000,
+                "img_" + self._digits(5000),
+                " or ".join(self._words(2) for _ in range(40)),
+                ", ".join(self._digits(r.randint(1, 6)) for _ in range(300)),
+                "<answer>nested</answer>",
+                "NaN",
+                str(10**300),
+            ]
+        )
         if r.random() < 0.3 and hasattr(env, "random_answer"):
             answer = env.random_answer(np.random.default_rng(r.randrange(2**32)))
         return f"<think>{self._words(2)}</think><answer>{answer}</answer>"
@@ -260,7 +321,8 @@ def _check(env: gym.Env, obs: Any, reward: Any, info: dict[str, Any]) -> str | N
 
 
 def fuzz_env(env: gym.Env, n_actions: int = 200, seed: int = 0, max_episode_steps: int = 12) -> FuzzReport:
-    """Play ``n_actions`` hostile turns on ``env`` (episodes of at most ``max_episode_steps``); see the module docstring."""
+    """Play ``n_actions`` hostile turns on ``env`` in episodes of at most ``max_episode_steps``; see the module
+    docstring."""
     rng = random.Random(seed)
     base = env.unwrapped
     report = FuzzReport(getattr(base, "env_id", None) or (env.spec.id if env.spec else type(base).__name__))
@@ -281,7 +343,11 @@ def fuzz_env(env: gym.Env, n_actions: int = 200, seed: int = 0, max_episode_step
                 action, attack = agent.act(base, text)
             else:
                 attack = rng.choice(["in_space", "in_space", "out_of_space"])
-                action = env.action_space.sample() if attack == "in_space" else rng.choice([-1, 10**30, "0", None, 1.5, np.array([1]), math.nan])
+                action = (
+                    env.action_space.sample()
+                    if attack == "in_space"
+                    else rng.choice([-1, 10**30, "0", None, 1.5, np.array([1]), math.nan])
+                )
             report.actions += 1
             report.attacks[attack] += 1
             try:

@@ -11,18 +11,30 @@ import tracemalloc
 import gymnasium as gym
 import numpy as np
 import pytest
+from hostile_files import bomb_png
 from PIL import Image
 
 import mmsearch_gym  # noqa: F401  (registers the ids)
 from mmsearch_gym.core.safe_io import (
-    DatasetError, ImageTooLarge, check_image, confined_path, decode_bounded, iter_jsonl, open_image,
+    DatasetError,
+    ImageTooLarge,
+    check_image,
+    confined_path,
+    decode_bounded,
+    iter_jsonl,
+    open_image,
 )  # fmt: skip
 from mmsearch_gym.tasks.deep_search_data import iter_sft, load_tasks
-from hostile_files import bomb_png
 
 
 def row(**kw) -> dict:
-    return {"task_id": "t", "question": "Which tower is this?", "answers": ["Tower A"], "image_paths": ["images/a.png"], **kw}
+    return {
+        "task_id": "t",
+        "question": "Which tower is this?",
+        "answers": ["Tower A"],
+        "image_paths": ["images/a.png"],
+        **kw,
+    }
 
 
 @pytest.fixture
@@ -34,7 +46,9 @@ def folder(tmp_path):
     (tmp_path / "secret.png").write_bytes((root / "images" / "a.png").read_bytes())  # outside the folder
 
     def write(*rows, raw: bytes | None = None):
-        (root / "tasks.jsonl").write_bytes(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows).encode())
+        (root / "tasks.jsonl").write_bytes(
+            raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows).encode()
+        )
         return root
 
     return root, write

@@ -7,6 +7,7 @@ keeps the contract. ``python benchmarks/fuzz.py`` is the long run."""
 from __future__ import annotations
 
 import zlib
+from typing import ClassVar
 
 import gymnasium as gym
 import pytest
@@ -47,7 +48,7 @@ class _Fragile(gym.Env):
             raise ZeroDivisionError("a digit")
         return {"text": "ok"}, 0.0, False, False, {}
 
-    tools: dict = {}
+    tools: ClassVar[dict] = {}
     images = None
 
 

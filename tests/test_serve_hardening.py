@@ -13,6 +13,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hostile_files import bomb_png
 
 from mmsearch_gym import cli
 from mmsearch_gym.search import BackendError, make_backend
@@ -20,7 +21,6 @@ from mmsearch_gym.world import build_world
 from mmsearch_gym.world.backend import LocalWorldBackend
 from mmsearch_gym.world.cli import register
 from mmsearch_gym.world.server import TOKEN_ENV, WorldServer, is_loopback
-from hostile_files import bomb_png
 
 TOKEN = "tok-0123456789"
 
@@ -153,5 +153,7 @@ def test_a_normal_upload_still_works(serve, local):
     photo = next(i for i in local.world.images.values() if i.kind == "photo")
     remote = make_backend(srv.url)
     hits = remote.image_search(image=local.image_array(photo.id), top_k=2)
-    assert [h.image_id for h in hits] == [h.image_id for h in local.image_search(image=local.image_array(photo.id), top_k=2)]
+    assert [h.image_id for h in hits] == [
+        h.image_id for h in local.image_search(image=local.image_array(photo.id), top_k=2)
+    ]
     assert np.asarray(hits[0].thumbnail).ndim == 3

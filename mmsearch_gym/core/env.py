@@ -179,7 +179,8 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
             text = self._run_turn(action, rec, new_ids)
         except Exception as err:  # the last guard: nothing a turn does may leave step()
             kind = StepError.TOOL_FAILED if rec.kind == "tool_call" else StepError.PARSE
-            text = self._fail(rec, kind, f"The turn could not be handled ({_error_text(err)}).", wrap=kind != StepError.PARSE)
+            message = f"The turn could not be handled ({_error_text(err)})."
+            text = self._fail(rec, kind, message, wrap=kind != StepError.PARSE)
 
         error = rec.step_error is not None
         if error and len(action_text) > KEEP_REJECTED_CHARS:
@@ -241,7 +242,8 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         except ParseError as err:
             return self._fail(rec, StepError.PARSE, f"{err} Try again.", wrap=False)
         except Exception as err:  # a grammar tripping over an input it did not foresee
-            return self._fail(rec, StepError.PARSE, f"The turn could not be parsed ({_error_text(err)}). Try again.", wrap=False)
+            message = f"The turn could not be parsed ({_error_text(err)}). Try again."
+            return self._fail(rec, StepError.PARSE, message, wrap=False)
         rec.kind, rec.well_formed = parsed.kind, parsed.well_formed
         if parsed.kind == "answer":
             self._answer = parsed.answer

@@ -62,7 +62,11 @@ class ImageStore:
     """
 
     def __init__(
-        self, max_images: int = 45, max_side: int = 4096, max_pixels: int = 16_000_000, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        max_images: int = 45,
+        max_side: int = 4096,
+        max_pixels: int = 16_000_000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ):
         for name, value in (
             ("max_images", max_images), ("max_side", max_side), ("max_pixels", max_pixels), ("max_bytes", max_bytes)

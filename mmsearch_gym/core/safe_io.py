@@ -56,7 +56,11 @@ def confined_path(root: str | Path, relative: Any) -> Path:
     """
     if not isinstance(relative, str) or not relative.strip() or "\x00" in relative:
         raise DatasetError(f"a path must be a non-empty string, got {str(relative)[:100]!r}")
-    if PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or PureWindowsPath(relative).drive
+    ):
         raise DatasetError(f"path {relative[:200]!r} is absolute; paths must be relative to the dataset folder")
     if ".." in PurePosixPath(relative.replace("\\", "/")).parts:
         raise DatasetError(f"path {relative[:200]!r} climbs out with '..'; paths must stay inside the dataset folder")
@@ -66,7 +70,9 @@ def confined_path(root: str | Path, relative: Any) -> Path:
     except (OSError, RuntimeError) as err:  # a symlink loop
         raise DatasetError(f"path {relative[:200]!r} cannot be resolved ({err})") from None
     if not resolved.is_relative_to(base):
-        raise DatasetError(f"path {relative[:200]!r} leads outside the dataset folder (to {resolved}) through a symlink")
+        raise DatasetError(
+            f"path {relative[:200]!r} leads outside the dataset folder (to {resolved}) through a symlink"
+        )
     return resolved
 
 
@@ -92,7 +98,9 @@ def _open(source: Any, what: str) -> Any:
             raise DatasetError(f"{what} is not a readable image ({type(err).__name__}: {err})") from None
 
 
-def check_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int]:
+def check_image(
+    path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+) -> tuple[int, int]:
     """``(width, height)`` of the image at ``path`` from its header, after checking the bounds and
     the file's structure (``verify``: chunk CRCs, truncation); nothing is decoded."""
     p = Path(path)
@@ -120,9 +128,7 @@ def _decode(im: Any, what: str, max_pixels: int, max_side: int, thumbnail: int |
             raise DatasetError(f"{what} could not be decoded ({type(err).__name__}: {err})") from None
 
 
-def open_image(
-    path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
-) -> np.ndarray:
+def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
     """An RGB uint8 array of the image at ``path``, its size checked from the header before decoding."""
     p = Path(path)
     if not p.is_file():

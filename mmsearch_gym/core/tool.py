@@ -18,7 +18,6 @@ import numpy as np
 from .failures import StepError
 from .images import ImageLimitError, ImageRefError, ImageStore
 
-
 MAX_ARGUMENT_DEPTH = 32  # lists/objects inside the arguments; real tools need 4 or 5
 
 

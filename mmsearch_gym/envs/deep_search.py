@@ -55,7 +55,8 @@ class DeepSearchEnv(ToolEnv):
     :func:`~mmsearch_gym.rewards.judge.hedging`): over 200 characters, more than 3 listed items,
     "A or B" alternatives, or naming a *rival* (another answer of the asked kind in the world,
     or the dataset row's ``rivals``); the reason is in ``info["evaluation"]["answer_refused"]``.
-    A scorer that fails gives reward 0 and ``info["evaluation"]["judge_error"]``. ``r_fmt``: the share of turns well formed and error free.
+    A scorer that fails gives reward 0 and ``info["evaluation"]["judge_error"]``.
+    ``r_fmt``: the share of turns well formed and error free.
     ``r_query``: rule-based search quality over five criteria (image-search utility,
     text-search utility, query progression, complementarity, evidence vs noise), 0 without
     tool calls. In a fatal episode ``r_fmt`` and ``r_query`` count only turns before
@@ -157,7 +158,7 @@ class DeepSearchEnv(ToolEnv):
             from ..tasks.deep_search_data import load_tasks
 
             self.dataset_root = Path(dataset)
-            self.dataset = load_tasks(self.dataset_root, max_pixels=16_000_000, max_side=4096)  # the ImageStore's limits
+            self.dataset = load_tasks(self.dataset_root, max_pixels=16_000_000, max_side=4096)  # the store's limits
             self.sampler = None
         elif self.world is None:
             raise ValueError(
@@ -172,7 +173,8 @@ class DeepSearchEnv(ToolEnv):
             )  # fmt: skip
         super().__init__(
             self._make_tools(names, ocr_timeout_s), max_turns=max_turns, fatal_k=fatal_k, max_images=max_images,
-            max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode, max_image_bytes=max_image_bytes,
+            max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode,
+            max_image_bytes=max_image_bytes,
         )  # fmt: skip
         self.ds_task: DeepSearchTask | None = None
         self._rival_cache: dict[tuple[str, str], tuple[str, ...]] | None = None  # made on first use

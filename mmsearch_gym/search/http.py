@@ -41,6 +41,7 @@ from .netguard import resolve_target
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 20_000_000
 MAX_REDIRECTS = 5
+_Headers, _Cancel = dict[str, str], threading.Event
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -205,7 +206,7 @@ class HttpClient:
         return box["reply"]
 
     def _with_retries(
-        self, method: str, url: str, params: Any, content: bytes | None, headers: dict[str, str], cancel: threading.Event
+        self, method: str, url: str, params: Any, content: bytes | None, headers: _Headers, cancel: _Cancel
     ) -> Reply:
         start, attempt, slept = time.monotonic(), 0, 0.0
         while True:
@@ -234,7 +235,7 @@ class HttpClient:
             attempt += 1
 
     def _follow(
-        self, method: str, url: str, params: Any, content: bytes | None, headers: dict[str, str], cancel: threading.Event
+        self, method: str, url: str, params: Any, content: bytes | None, headers: _Headers, cancel: _Cancel
     ) -> Reply:
         """One attempt: the request and its redirects, each hop checked; the final reply, body read."""
         origin = _origin(url)
@@ -256,7 +257,7 @@ class HttpClient:
         raise BackendError(StepError.TOOL_FAILED, f"{self.name}: more than {self.max_redirects} redirects")
 
     def _send(
-        self, method: str, url: str, params: Any, content: bytes | None, headers: dict[str, str], cancel: threading.Event
+        self, method: str, url: str, params: Any, content: bytes | None, headers: _Headers, cancel: _Cancel
     ) -> Reply:
         """One HTTP exchange, the body streamed under the byte cap (and the host checked when ``public_only``)."""
         send_url, extensions, hop_headers = url, {}, dict(headers)
@@ -278,7 +279,9 @@ class HttpClient:
         return Reply(resp.status_code, head, body, url)
 
     def _too_big(self) -> BackendError:
-        return BackendError(StepError.TOOL_FAILED, f"{self.name}: the response is larger than {self.max_body_bytes} bytes")
+        return BackendError(
+            StepError.TOOL_FAILED, f"{self.name}: the response is larger than {self.max_body_bytes} bytes"
+        )
 
     def _read(self, resp: Any, encoding: str, cancel: threading.Event) -> bytes:
         """The body, inflated when gzip/deflate, never holding more than ``max_body_bytes`` of it."""

@@ -98,7 +98,9 @@ def resolve_target(url: str, allow_private: bool = False) -> Target:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as err:
-        raise BackendError(StepError.BAD_ARGUMENTS, f"{refused}: the host {host[:100]!r} does not resolve ({err})") from None
+        raise BackendError(
+            StepError.BAD_ARGUMENTS, f"{refused}: the host {host[:100]!r} does not resolve ({err})"
+        ) from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise BackendError(StepError.BAD_ARGUMENTS, f"{refused}: the host {host[:100]!r} has no address")

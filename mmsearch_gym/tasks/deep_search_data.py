@@ -29,7 +29,14 @@ import numpy as np
 from PIL import Image
 
 from ..core.safe_io import (
-    DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DatasetError, at, check_image, confined_path, iter_jsonl, open_image,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    DatasetError,
+    at,
+    check_image,
+    confined_path,
+    iter_jsonl,
+    open_image,
 )  # fmt: skip
 from .deep_search import DeepSearchTask, TaskSampler
 
@@ -38,7 +45,10 @@ FORMAT = 1
 
 
 def read_image(
-    path: str | Path, root: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+    path: str | Path,
+    root: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
 ) -> np.ndarray:
     """An RGB uint8 array from an image file; a relative path is taken from ``root`` and must stay
     inside it. The size is checked from the header before decoding."""
@@ -58,7 +68,8 @@ TASK_SCHEMA: dict[str, Any] = {
         "hops": {"type": "integer", "minimum": 0},
         "path": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
             "id": _STR, "name": _STR, "type": _STR, "url": _STR, "aliases": _STRS}}},
-        "relations": {"type": "array", "items": {"type": "object", "properties": {"relation": _STR, "direction": _STR}}},
+        "relations": {"type": "array", "items": {"type": "object", "properties": {
+            "relation": _STR, "direction": _STR}}},
         "clues": {"type": "array", "items": _STRS},
         "asked": _STR,
         "asked_label": _STR,

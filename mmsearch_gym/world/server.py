@@ -232,8 +232,9 @@ class WorldServer(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):  # full: answer now, on the accepting thread, and hang up
             try:
                 request.settimeout(1.0)
-                head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(_BUSY)}\r\n"
-                request.sendall((head + "Retry-After: 1\r\nConnection: close\r\n\r\n").encode() + _BUSY)
+                head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                head += f"Content-Length: {len(_BUSY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                request.sendall(head.encode() + _BUSY)
             except OSError:
                 pass
             self.shutdown_request(request)
