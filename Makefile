@@ -55,6 +55,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/kernels.py --quick
 	$(BIN)/python benchmarks/ray_pool.py --quick
 	$(BIN)/python benchmarks/eval.py --quick
+	$(BIN)/python benchmarks/answer_spray.py --quick
+	$(BIN)/python benchmarks/fuzz.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -131,7 +130,8 @@ class LocalWorldBackend(SearchBackend):
         )
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """RGB array of encoded image bytes (PNG, JPEG, …)."""
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
+def decode_image(data: bytes, max_pixels: int = 16_000_000, max_side: int = 4096) -> np.ndarray:
+    """RGB array of encoded image bytes (PNG, JPEG, …); the size is checked from the header first."""
+    from ..core.safe_io import decode_bounded
+
+    return decode_bounded(data, max_pixels, max_side)
