@@ -22,6 +22,8 @@ from PIL import Image
 
 from ..core.images import as_rgb_uint8
 
+PSM_MODES = (3, 4, 6, 11, 12)  # the page segmentation modes the ocr tool offers (no OSD-only or one-line modes)
+DEFAULT_PSM = 3
 INSTALL_HINT = "install tesseract: apt-get install tesseract-ocr (or run `make system-deps`)"
 _LANG = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
 _MISSING_LANG = re.compile(r"Failed loading language '([^']+)'")
@@ -65,7 +67,7 @@ def ocr(
     lang: str = "eng",
     timeout_s: float = 30.0,
     tesseract_cmd: str | None = None,
-    psm: int = 3,
+    psm: int = DEFAULT_PSM,
     threads: int | None = 1,
 ) -> OcrResult:
     """Read the text in ``image`` with tesseract.

@@ -9,16 +9,21 @@ Endpoints (all answers JSON unless noted; errors are ``{"error": message}``):
   "image_id", "score", "thumbnail_url"}]}``
 - ``GET /page?url=…`` → ``{"url", "title", "text"}``
 - ``GET /image/<id>.png`` → the PNG bytes
+
+Answers are computed once per server process (:mod:`mmsearch_gym.core.cache`): the rollouts of
+a GRPO group send the same searches and images, and the world answers them the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from ..core.cache import CacheSpec, digest, resolve_cache
 from ..search.base import BackendError
 from .backend import LocalWorldBackend, decode_image
 
@@ -83,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
             query = params.get("q", "")
             if not query.strip() or len(query) > MAX_QUERY_CHARS:
                 raise ValueError(f"q must be 1 to {MAX_QUERY_CHARS} characters")
-            hits = backend.text_search(query, self._top_k(params))
+            top_k = self._top_k(params)
+            hits = self.server.cached(("text_search", query, top_k), lambda: backend.text_search(query, top_k))
             self._json(200, {"results": [h.__dict__ for h in hits]})
         elif path == "/image_search":
             top_k = self._top_k(params)
@@ -91,15 +97,23 @@ class _Handler(BaseHTTPRequestHandler):
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 < length <= MAX_UPLOAD_BYTES:
                     raise ValueError(f"send the image as the request body (1 to {MAX_UPLOAD_BYTES} bytes)")
+                body = self.rfile.read(length)
                 try:
-                    image = decode_image(self.rfile.read(length))
+                    image = decode_image(body)
                 except OSError:
                     raise ValueError("the body is not an image") from None
-                hits = backend.image_search(image=image, top_k=top_k)
+                key = ("image_search", "bytes", hashlib.blake2b(body, digest_size=20).hexdigest(), top_k)
+                hits = self.server.cached(key, lambda: backend.image_search(image=image, top_k=top_k))
             elif "q" in params:
-                hits = backend.image_search(query=params["q"][:MAX_QUERY_CHARS], top_k=top_k)
+                q = params["q"][:MAX_QUERY_CHARS]
+                hits = self.server.cached(
+                    ("image_search", "query", q, top_k), lambda: backend.image_search(query=q, top_k=top_k)
+                )
             elif "url" in params:
-                hits = backend.image_search(url=params["url"], top_k=top_k)
+                url = params["url"]
+                hits = self.server.cached(
+                    ("image_search", "url", url, top_k), lambda: backend.image_search(url=url, top_k=top_k)
+                )
             else:
                 raise ValueError("give q (caption search), url (a world image) or POST an image")
             self._json(
@@ -120,7 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif method == "GET" and path == "/page":
-            page = backend.fetch(params.get("url", ""))
+            url = params.get("url", "")
+            page = self.server.cached(("fetch", url), lambda: backend.fetch(url))
             self._json(200, {"url": page.url, "title": page.title, "text": page.text})
         elif method == "GET" and path.startswith("/image/") and path.endswith(".png"):
             image_id = path[len("/image/") : -len(".png")]
@@ -137,9 +152,23 @@ class WorldServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, backend: LocalWorldBackend, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+    def __init__(
+        self,
+        backend: LocalWorldBackend,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+        cache: CacheSpec = "auto",
+    ):
         self.backend, self.verbose = backend, verbose
+        self.cache = resolve_cache(cache, backend.deterministic)
         super().__init__((host, port), _Handler)
+
+    def cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        """``compute()``'s answer, computed once per key and world (see the module docstring)."""
+        if self.cache is None:
+            return compute()
+        return self.cache.get_or_compute(digest(self.backend.cache_identity, *key), compute)
 
     @property
     def url(self) -> str:
