@@ -32,8 +32,6 @@ class ServeBackend(HttpBackend):
     """
 
     name = "world server"
-    deterministic = True  # it serves an offline world
-    _identity: str | None = None
     _SEARCH = _obj(["results"], results=_list_of(_HIT))
     _IMAGES = _obj(["results"], results=_list_of(_IMAGE_HIT))
     _PAGE = _obj(["url", "title", "text"], url=_S, title=_S, text=_S)
@@ -80,17 +78,6 @@ class ServeBackend(HttpBackend):
     def fetch(self, url: str) -> Page:
         data = self.http.get_json("/page", {"url": url}, self._PAGE)
         return Page(data["url"], data["title"], data["text"])
-
-    @property
-    def cache_identity(self) -> str | None:
-        """The served world's fingerprint (asked once): servers of the same world answer alike."""
-        if self._identity is None:
-            try:
-                fingerprint = self.health().get("fingerprint")
-            except BackendError:
-                return None
-            self._identity = f"serve:{fingerprint}" if isinstance(fingerprint, str) else None
-        return self._identity
 
     def health(self) -> dict[str, Any]:
         """The server's ``/health`` answer (world seed, size and fingerprint)."""

@@ -8,8 +8,9 @@ spec share one backend. The answer text is made by pure functions
 (:func:`format_search_results`, :func:`format_image_results`, :func:`visit_page`).
 
 Results are shared through :mod:`mmsearch_gym.core.cache` (``cache="auto"``, the default:
-when the backend is ``deterministic``, i.e. an offline world or its ``serve``; ``True``:
-live HTTP backends too; ``False``: never). Failures are never cached.
+when the backend is ``deterministic``, i.e. an offline world in this process; ``True``: HTTP
+backends too, a ``serve`` url included, which caches on its side anyway; ``False``: never).
+Failures are never cached.
 
 Failures are step errors: ``bad_arguments`` (empty or huge query, top_k out of range,
 unknown url, no such page), ``backend_down`` (unreachable, 5xx, rate limited, no API
