@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -115,7 +113,7 @@ def _episode(env, seed: int) -> str:
     while True:
         _, _, terminated, truncated, _ = env.step(env.unwrapped.oracle_action())
         if terminated or truncated:
-            return json.dumps(env.unwrapped.episode_record().to_json(), sort_keys=True)
+            return env.unwrapped.episode_record().to_json(sort_keys=True)
 
 
 @pytest.fixture(scope="module")

@@ -476,8 +476,8 @@ class OcrTool(_VisionTool):
     name = "ocr"
     description = (
         "Read the text in an image (tesseract OCR): the text, then each word with its box and confidence. "
-        "psm is tesseract's page segmentation mode (3 = automatic page layout, 6 = one block of text, "
-        "11 = sparse text)."
+        "psm is tesseract's page segmentation mode: 6 (default) one block of text, 3 automatic page layout, "
+        "4 one column, 11 or 12 sparse text."
     )
     parameters = {
         "type": "object",
