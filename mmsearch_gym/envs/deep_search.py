@@ -45,7 +45,7 @@ class DeepSearchEnv(ToolEnv):
     ## Tools
     ``text_search(query, top_k=5)``, ``image_search(image | url | query)``, ``visit(url, goal, page)``,
     ``crop(image, x, y, width, height | bbox_2d)``, ``sharpen(image, amount=1.5)``,
-    ``super_resolution(image, scale=4)``, ``perspective_correct(image)``, ``ocr(image)``.
+    ``super_resolution(image, scale=4)``, ``perspective_correct(image)``, ``ocr(image, psm=6)``.
     ``tools=`` offers a subset (e.g. search only, for an ablation).
 
     ## Rewards
