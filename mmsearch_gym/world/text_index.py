@@ -13,11 +13,11 @@ order, so results are the same on every run and every segment layout.
 **Heavy queries.** tantivy's Python binding collects the top documents exhaustively (its
 block-max WAND is not reachable from Python), so a query costs as many postings as its words
 have: a dozen common words at 100k articles touch 10^5 postings, more than bm25s's numpy
-scoring. A query over at most ``budget`` postings (60,000: every query of the default
-2,000-article world but long questions) is BM25 over all its words. A heavier one is answered
-as web engines do: first the documents that contain every word (a conjunction, which tantivy
-skips through quickly), by BM25; if fewer than ``top_k`` do, the rest come from BM25 over the
-query's rarest words that fit the budget. Hits are in rank order; a hit's score is the BM25
+scoring. A query over at most ``budget`` postings (25,000: every query of the default
+2,000-article world, DeepSearch's whole questions included) is BM25 over all its words. A
+heavier one is answered as web engines do: first the documents that contain every word (a
+conjunction, which tantivy skips through quickly), by BM25; if fewer than ``top_k`` do, the
+rest come from BM25 over the query's rarest words that fit the budget. Hits are in rank order; a hit's score is the BM25
 score of the words it was ranked by. ``benchmarks/search.py`` measures both against bm25s.
 """
 
@@ -37,7 +37,7 @@ STOP_WORDS = frozenset(  # Lucene's English stop words
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "  # noqa: SIM905
     "they this to was will with".split()
 )
-BUDGET_POSTINGS = 60_000  # a heavier query is answered by conjunction first (see the module docstring)
+BUDGET_POSTINGS = 25_000  # a heavier query is answered by conjunction first (see the module docstring)
 DENSE_SHARE = 0.5  # words in more documents than this share are not scored (idf < ln 2)
 TIE_SLACK = 5  # results fetched beyond top_k, so ties at the cut are broken by insertion order
 _CACHE_MAX = 200_000  # per-word document frequencies and term queries kept
