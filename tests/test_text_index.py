@@ -37,6 +37,9 @@ def test_heavy_queries_rank_documents_with_every_word_first(index):
     assert set(ranked[:2]) == {"d2", "d4"}  # every word first
     assert ranked[2:] == ["d0"]  # then the rarest word's documents (alpha, the first word within the budget)
     assert heavy.search_ids("beta", 5) == exact.search_ids("beta", 5)  # one word: nothing to split
+    for bad in ({"budget": 0}, {"budget": 2.5}, {"dense_share": 0}, {"dense_share": 1.5}):
+        with pytest.raises(ValueError, match="budget|dense_share"):
+            TextIndex(index.index, index.doc_ids, **bad)
 
 
 def test_words_in_most_documents_are_not_scored_unless_alone(index):

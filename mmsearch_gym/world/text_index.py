@@ -96,6 +96,10 @@ class TextIndex:
     ):
         import tantivy
 
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+            raise ValueError(f"budget must be a positive number of postings or None, got {budget!r}")
+        if dense_share is not None and not (isinstance(dense_share, (int, float)) and 0 < dense_share <= 1):
+            raise ValueError(f"dense_share must be in (0, 1] or None, got {dense_share!r}")
         self._tantivy = tantivy
         self.index = index
         self.index.reload()
