@@ -30,6 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..core.images import as_rgb_uint8
+
 GRID = 8  # layout descriptor cells per side
 QUERY_H = 96  # working height of the query and of every indexed image
 ROTATIONS = (-8.0, -4.0, 0.0, 4.0, 8.0)  # degrees; step-1 views use two, refinement one step either way
@@ -121,7 +123,7 @@ class _Query:
     """A query image at working size, with its rotated summed-area tables made on demand."""
 
     def __init__(self, image: np.ndarray):
-        self.small = _resize_h(np.ascontiguousarray(image[:, :, :3]), QUERY_H)
+        self.small = _resize_h(as_rgb_uint8(image), QUERY_H)
         self.height, self.width = self.small.shape[:2]
         self._integrals: dict[int, np.ndarray] = {}
 
@@ -205,7 +207,8 @@ class ImageIndex:
         """Step 2: the best similarity of each short-listed image over boxes around its view."""
         best = similarity.copy()
         movable = rotation >= 0
-        for step, candidates in ((0, _jitter(box, query.width, query.height)), (-1, box[:, None]), (1, box[:, None])):
+        for step in (0, -1, 1):  # the box first, then the rotation of the best box
+            candidates = _jitter(box, query.width, query.height) if step == 0 else box[:, None]
             rot = np.clip(rotation + step, 0, len(ROTATIONS) - 1)
             sims = np.full(candidates.shape[:2], -2.0, np.float32)
             for r in np.unique(rot[movable]):
