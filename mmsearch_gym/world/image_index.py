@@ -8,9 +8,10 @@ images; ``benchmarks/image_search.py``):
 
 1. **Views.** The query (96 px high) is cut into views for each aspect ratio in the index:
    5 scales, at each every position in steps of 15% of the view's size (about 120 views at
-   an aspect of 1), at two rotations (−4°, +4°), plus the rectified dominant quadrilateral
-   when there is one. All their descriptors come from one summed-area table per rotation;
-   one matrix product per aspect gives every image's best view and its cosine similarity.
+   an aspect of 1), at two rotations (−4°, +4°), plus the whole query upright and the
+   rectified dominant quadrilateral when there is one. All their descriptors come from one
+   summed-area table per rotation; one matrix product per aspect gives every image's best
+   view and its cosine similarity.
 2. **Re-ranking a short list.** The ``shortlist`` best images have their best view refined:
    27 boxes around it (±6% shifts, ±6% scale) at its rotation, then that box 4° either
    way (so 0° and ±8° are reached too). Step 1 misplaces the object by up to half a step;
@@ -36,6 +37,7 @@ GRID = 8  # layout descriptor cells per side
 QUERY_H = 96  # working height of the query and of every indexed image
 ROTATIONS = (-8.0, -4.0, 0.0, 4.0, 8.0)  # degrees; step-1 views use two, refinement one step either way
 VIEW_ROTATIONS = (1, 3)  # indices into ROTATIONS of the step-1 views: −4°, +4°
+UPRIGHT = 2  # index of 0° in ROTATIONS
 VIEW_SCALES = (0.6, 0.7, 0.8, 0.9, 1.0)  # view height over query height
 VIEW_STEP = 0.15  # step-1 positions are this share of the view's size apart
 REFINE_SCALES = (0.94, 1.0, 1.06)
@@ -90,17 +92,18 @@ def layout_descriptor(image: np.ndarray) -> np.ndarray:
     return _layouts(_lab_integral(small), np.array([[0, 0, w, h]], dtype=np.float64))[0]
 
 
-def _view_boxes(width: int, height: int, aspect: float) -> np.ndarray:
-    """Step-1 boxes of width/height ``aspect`` inside a ``width``×``height`` query."""
+def _view_boxes(width: int, height: int, aspect: float, scales: int | None = None) -> np.ndarray:
+    """Step-1 boxes of width/height ``aspect`` inside a ``width``×``height`` query (only the centred
+    box of the largest scale when ``scales`` is 1)."""
     boxes = []
-    for s in VIEW_SCALES:
+    for s in VIEW_SCALES[::-1][:scales] if scales else VIEW_SCALES:
         bh, bw = s * height, s * height * aspect
         if bw > width:
             bw, bh = 0.98 * width, 0.98 * width / aspect
-        nx = math.ceil((width - bw) / (VIEW_STEP * bw)) + 1
-        ny = math.ceil((height - bh) / (VIEW_STEP * bh)) + 1
-        for fx in np.linspace(0.0, 1.0, nx):
-            for fy in np.linspace(0.0, 1.0, ny):
+        nx = math.ceil((width - bw) / (VIEW_STEP * bw)) + 1 if not scales else 1
+        ny = math.ceil((height - bh) / (VIEW_STEP * bh)) + 1 if not scales else 1
+        for fx in np.linspace(0.0, 1.0, nx) if nx > 1 else (0.5,):
+            for fy in np.linspace(0.0, 1.0, ny) if ny > 1 else (0.5,):
                 x0, y0 = fx * (width - bw), fy * (height - bh)
                 boxes.append((x0, y0, x0 + bw, y0 + bh))
     return np.array(boxes, dtype=np.float64)
@@ -190,15 +193,23 @@ class ImageIndex:
         box = np.empty((n, 4), np.float64)
         for aspect, rows, columns in self._groups:
             boxes = _view_boxes(query.width, query.height, aspect)
-            views = [_layouts(query.integral(r), boxes) for r in VIEW_ROTATIONS]
-            views += [rectified] if rectified is not None else []
+            # the views at each rotation, and the whole query upright (an unchanged image finds itself at 1.0)
+            blocks = [(r, boxes) for r in VIEW_ROTATIONS] + [
+                (UPRIGHT, _view_boxes(query.width, query.height, aspect, 1))
+            ]
+            views = [_layouts(query.integral(r), b) for r, b in blocks]
+            view_rotation = np.concatenate([np.full(len(b), r) for r, b in blocks])
+            view_box = np.concatenate([b for _, b in blocks])
+            if rectified is not None:
+                views.append(rectified)
+                view_rotation = np.append(view_rotation, -1)
+                view_box = np.concatenate([view_box, np.zeros((1, 4))])
             # OpenCV's product: numpy's BLAS threads slow it down several-fold on a busy machine
             sims = cv2.gemm(np.concatenate(views), columns, 1.0, None, 0.0)
             best = sims.argmax(axis=0)
             similarity[rows] = sims[best, np.arange(len(rows))]
-            view_rotation = np.array(VIEW_ROTATIONS)[np.minimum(best // len(boxes), len(VIEW_ROTATIONS) - 1)]
-            rotation[rows] = np.where(best >= len(VIEW_ROTATIONS) * len(boxes), -1, view_rotation)
-            box[rows] = boxes[best % len(boxes)]
+            rotation[rows] = view_rotation[best]
+            box[rows] = view_box[best]
         return similarity, rotation, box
 
     def _refine(
