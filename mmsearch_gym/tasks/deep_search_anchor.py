@@ -33,9 +33,9 @@ Measured (``benchmarks/deep_search_anchor.py``, 100 entities per kind, 2000-enti
 97% (98%); a whole scene 6% (4%), its crop at ``bbox`` 100% (100%), which is what searching
 the unchanged render gives for the same entities; a raw document photo 0% (0%), while
 perspective_correct → [super_resolution ×2] → ocr → ``text_search(ocr text, 5)`` has the
-entity in the top 3 for 100% (100%); far shots without super_resolution: 93% (100%) since
-``ocr`` reads one block of text by default (``psm=6``; 79% (68%) with tesseract's automatic
-layout, ``psm=3``).
+entity in the top 3 for 100% (100%); far shots without super_resolution: 93% (100%), now
+that ``ocr`` reads one block of text by default (``psm=6``; it was 79% (68%) with
+tesseract's automatic layout, ``psm=3``).
 
 Everything is drawn from the ``rng`` given to :func:`make_anchor` (PIL and OpenCV drawing
 and warps are deterministic), so the same generator state gives the same pixels.
