@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py
 	$(BIN)/python benchmarks/vision_tools.py --quick
 	$(BIN)/python benchmarks/search.py --quick
+	$(BIN)/python benchmarks/image_search.py --quick
+	$(BIN)/python benchmarks/ocr_psm.py --quick
 	$(BIN)/python benchmarks/deep_search.py --quick
 	$(BIN)/python benchmarks/grounded_gen.py --quick
 	$(BIN)/python benchmarks/algos.py --quick

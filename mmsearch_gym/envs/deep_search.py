@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from ..core.cache import CacheSpec, digest, resolve_cache
 from ..core.env import Score, Task, ToolEnv, _check_int
 from ..core.images import DEFAULT_MAX_BYTES
 from ..core.tool import Tool
 from ..rewards.deep_search import PERCEPTION_TOOLS, deep_search_reward, format_score, normalize_answer, query_score
 from ..rewards.judge import JudgeError, RuleJudge, hedging, make_judge
 from ..tasks.deep_search import DeepSearchTask, TaskSampler
+from ..tools.ocr import DEFAULT_PSM
 
 SEARCH_TOOLS = ("text_search", "image_search", "visit")
 ALL_TOOLS = SEARCH_TOOLS + PERCEPTION_TOOLS
@@ -44,7 +47,7 @@ class DeepSearchEnv(ToolEnv):
     ## Tools
     ``text_search(query, top_k=5)``, ``image_search(image | url | query)``, ``visit(url, goal, page)``,
     ``crop(image, x, y, width, height | bbox_2d)``, ``sharpen(image, amount=1.5)``,
-    ``super_resolution(image, scale=4)``, ``perspective_correct(image)``, ``ocr(image)``.
+    ``super_resolution(image, scale=4)``, ``perspective_correct(image)``, ``ocr(image, psm=6)``.
     ``tools=`` offers a subset (e.g. search only, for an ablation).
 
     ## Rewards
@@ -98,6 +101,12 @@ class DeepSearchEnv(ToolEnv):
       ``{"kind": "http", "base_url": …, "model": …}``; an HTTP judge that fails falls back to the rule
       judge and says so in ``info["evaluation"]["judge_error"]``.
     - ``acc_weight`` (0.8), ``query_weight`` (0.2): the reward's weights.
+    - ``cache``: ``"auto"`` (default) shares deterministic results across the process's envs
+      (:mod:`mmsearch_gym.core.cache`): the vision tools' outputs, the offline world's searches
+      and pages, and the task a seed (an RNG state) generates, anchor image included; a GRPO
+      group's rollouts compute each once. ``True`` also caches live HTTP search backends,
+      ``False`` nothing; a ``ResultCache`` sets the bounds. Rewards and records do not change.
+    - ``ocr_psm``: the ``ocr`` tool's default page segmentation mode (the agent may pass ``psm``).
     - ``max_turns`` (50), ``fatal_k`` (3), ``max_new_images`` (4), ``max_images`` (45),
       ``max_image_bytes`` (256 MiB: the episode's images together; a tool going over fails),
       ``ocr_timeout_s`` (30), ``render_mode``.
@@ -136,6 +145,8 @@ class DeepSearchEnv(ToolEnv):
         ocr_timeout_s: float = 30.0,
         render_mode: str | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        cache: CacheSpec = "auto",
+        ocr_psm: int = DEFAULT_PSM,
     ):
         from ..tools.search import shared_backend
 
@@ -151,8 +162,9 @@ class DeepSearchEnv(ToolEnv):
         self.backend = shared_backend(backend)  # built (or opened) now, not on the first search
         self.world = getattr(self.backend, "world", None)
         article_text = None
+        world_identity = getattr(self.backend, "cache_identity", None) if self.world is not None else None
         if world is not None:
-            self.world, article_text = _load_world_folder(Path(world))
+            self.world, article_text, world_identity = _load_world_folder(Path(world))
         self.dataset: list[DeepSearchTask] | None = None
         self.dataset_root: Path | None = None
         if dataset is not None:
@@ -172,27 +184,36 @@ class DeepSearchEnv(ToolEnv):
                 self.world, self.backend, min_hops=min_hops, max_hops=max_hops, article_text=article_text,
                 anchor_weights=anchor_weights, answer_weights=answer_weights,
             )  # fmt: skip
+        self.cache_spec = cache
+        self.cache = resolve_cache(cache, getattr(self.backend, "deterministic", False))  # for generated tasks
+        self._task_key: tuple[Any, ...] | None = None
+        backend_identity = getattr(self.backend, "cache_identity", None) if self.cache is not None else None
+        if self.sampler is not None and world_identity and backend_identity:
+            sp = self.sampler
+            self._task_key = ("deep_search_task", world_identity, backend_identity, sp.min_hops, sp.max_hops,
+                              sp.max_clues, sp.filter_top_k, sp.max_tries, sp.anchor_weights, sp.answer_weights)  # fmt: skip
         super().__init__(
-            self._make_tools(names, ocr_timeout_s), max_turns=max_turns, fatal_k=fatal_k, max_images=max_images,
+            self._make_tools(names, ocr_timeout_s, ocr_psm), max_turns=max_turns, fatal_k=fatal_k, max_images=max_images,
             max_new_images=max_new_images, max_image_side=4096, render_mode=render_mode,
             max_image_bytes=max_image_bytes,
         )  # fmt: skip
         self.ds_task: DeepSearchTask | None = None
         self._rival_cache: dict[tuple[str, str], tuple[str, ...]] | None = None  # made on first use
 
-    def _make_tools(self, names: Sequence[str], ocr_timeout_s: float) -> list[Tool]:
+    def _make_tools(self, names: Sequence[str], ocr_timeout_s: float, ocr_psm: int) -> list[Tool]:
         from ..tools import vision
         from ..tools.search import ImageSearchTool, TextSearchTool, VisitTool
 
+        cache = self.cache_spec
         makers = {
-            "text_search": lambda: TextSearchTool(self.backend),
-            "image_search": lambda: ImageSearchTool(self.backend, max_thumbnails=4),
-            "visit": lambda: VisitTool(self.backend),
+            "text_search": lambda: TextSearchTool(self.backend, cache=cache),
+            "image_search": lambda: ImageSearchTool(self.backend, max_thumbnails=4, cache=cache),
+            "visit": lambda: VisitTool(self.backend, cache=cache),
             "crop": vision.CropTool,
-            "sharpen": vision.SharpenTool,
-            "super_resolution": vision.SuperResolutionTool,
-            "perspective_correct": vision.PerspectiveCorrectTool,
-            "ocr": lambda: vision.OcrTool(timeout_s=ocr_timeout_s),
+            "sharpen": lambda: vision.SharpenTool(cache=cache),
+            "super_resolution": lambda: vision.SuperResolutionTool(cache=cache),
+            "perspective_correct": lambda: vision.PerspectiveCorrectTool(cache=cache),
+            "ocr": lambda: vision.OcrTool(timeout_s=ocr_timeout_s, psm=ocr_psm, cache=cache),
         }
         return [makers[n]() for n in names]
 
@@ -213,8 +234,7 @@ class DeepSearchEnv(ToolEnv):
         else:
             if "index" in options:
                 raise ValueError("options['index'] needs a dataset; generated tasks are chosen by the seed")
-            assert self.sampler is not None
-            task = self.sampler.sample(rng)
+            task = self._generate(rng)
         image = task.image
         if image is None and task.image_paths:
             from ..tasks.deep_search_data import read_image
@@ -230,6 +250,20 @@ class DeepSearchEnv(ToolEnv):
         if task.meta.get("tool_benefit") is not None:  # AdaTooler's ΔS, for at_grpo (`data tool-benefit`)
             meta["tool_benefit"] = task.meta["tool_benefit"]
         return Task(task.task_id, prompt, [image] if image is not None else [], task.answers[0], meta)
+
+    def _generate(self, rng: np.random.Generator) -> DeepSearchTask:
+        """A generated task; the same RNG state gives the same task, so it is shared through the cache
+        (and the RNG is left where sampling would have left it)."""
+        assert self.sampler is not None
+        if self.cache is None or self._task_key is None:
+            return self.sampler.sample(rng)
+
+        def draw() -> tuple[DeepSearchTask, dict[str, Any]]:
+            return self.sampler.sample(rng), rng.bit_generator.state
+
+        task, after = self.cache.get_or_compute(digest(*self._task_key, rng.bit_generator.state), draw)
+        rng.bit_generator.state = after
+        return copy.deepcopy(task, {id(task.image): task.image})  # lists and dicts fresh; the image is read-only
 
     # ---- reward --------------------------------------------------------------------------
     def _score(self, answer: str | None) -> Score:
@@ -296,13 +330,14 @@ class DeepSearchEnv(ToolEnv):
         return "I do not know"
 
 
-def _load_world_folder(path: Path) -> tuple[Any, Any]:
-    """The graph of a built world folder and its article texts (for generating tasks)."""
+def _load_world_folder(path: Path) -> tuple[Any, Any, str]:
+    """The graph of a built world folder, its article texts (for generating tasks) and its identity."""
     from ..world.store import iter_articles, load_world, read_manifest
 
-    if read_manifest(path) is None:
+    manifest = read_manifest(path)
+    if manifest is None:
         raise FileNotFoundError(
             f"{path} is not a built world (no manifest.json); run `mmsearch-gym world build --out {path}`"
         )
     texts = {a.doc_id: a.text for a in iter_articles(path)}
-    return load_world(path), texts.__getitem__
+    return load_world(path), texts.__getitem__, f"world:{manifest.get('fingerprint')}"

@@ -22,6 +22,7 @@ class LocalWorldBackend(SearchBackend):
     """
 
     name = "world"
+    deterministic = True
 
     def __init__(self, path: str | Path):
         from .image_index import ImageIndex
@@ -50,6 +51,10 @@ class LocalWorldBackend(SearchBackend):
     @property
     def fingerprint(self) -> str:
         return str(self.manifest["fingerprint"])
+
+    @property
+    def cache_identity(self) -> str:
+        return f"world:{self.fingerprint}"
 
     # ---- text ---------------------------------------------------------------------------------
     def text_search(self, query: str, top_k: int) -> list[SearchHit]:

@@ -17,10 +17,14 @@ Hardening: an uploaded image's pixel count is read from its header and refused o
 so half-open connections cannot pile up threads); with a ``token`` every request must carry
 ``Authorization: Bearer <token>`` (401 otherwise). ``mmsearch-gym serve`` requires a token
 (``--token`` or ``MMSEARCH_GYM_SERVE_TOKEN``) when it binds beyond loopback.
+
+Answers are computed once per server process (:mod:`mmsearch_gym.core.cache`): the rollouts of
+a GRPO group send the same searches and images, and the world answers them the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -30,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from ..core.cache import CacheSpec, digest, resolve_cache
 from ..core.safe_io import DatasetError, decode_bounded
 from ..search.base import BackendError
 from .backend import LocalWorldBackend
@@ -142,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             query = params.get("q", "")
             if not query.strip() or len(query) > MAX_QUERY_CHARS:
                 raise ValueError(f"q must be 1 to {MAX_QUERY_CHARS} characters")
-            hits = backend.text_search(query, self._top_k(params))
+            top_k = self._top_k(params)
+            hits = self.server.cached(("text_search", query, top_k), lambda: backend.text_search(query, top_k))
             self._json(200, {"results": [h.__dict__ for h in hits]})
         elif path == "/image_search":
             top_k = self._top_k(params)
@@ -151,15 +157,23 @@ class _Handler(BaseHTTPRequestHandler):
                 if not 0 < length <= MAX_UPLOAD_BYTES:
                     self.close_connection = True  # the body is not read: the connection cannot be reused
                     raise ValueError(f"send the image as the request body (1 to {MAX_UPLOAD_BYTES} bytes)")
+                body = self._body(length)
                 try:
-                    image = decode_bounded(self._body(length), MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE)
+                    image = decode_bounded(body, MAX_UPLOAD_PIXELS, MAX_UPLOAD_SIDE)
                 except DatasetError as err:  # too many pixels (checked from the header), or not an image
                     raise ValueError(str(err).replace("the image", "the uploaded image")) from None
-                hits = backend.image_search(image=image, top_k=top_k)
+                key = ("image_search", "bytes", hashlib.blake2b(body, digest_size=20).hexdigest(), top_k)
+                hits = self.server.cached(key, lambda: backend.image_search(image=image, top_k=top_k))
             elif "q" in params:
-                hits = backend.image_search(query=params["q"][:MAX_QUERY_CHARS], top_k=top_k)
+                q = params["q"][:MAX_QUERY_CHARS]
+                hits = self.server.cached(
+                    ("image_search", "query", q, top_k), lambda: backend.image_search(query=q, top_k=top_k)
+                )
             elif "url" in params:
-                hits = backend.image_search(url=params["url"], top_k=top_k)
+                url = params["url"]
+                hits = self.server.cached(
+                    ("image_search", "url", url, top_k), lambda: backend.image_search(url=url, top_k=top_k)
+                )
             else:
                 raise ValueError("give q (caption search), url (a world image) or POST an image")
             self._json(
@@ -180,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif method == "GET" and path == "/page":
-            page = backend.fetch(params.get("url", ""))
+            url = params.get("url", "")
+            page = self.server.cached(("fetch", url), lambda: backend.fetch(url))
             self._json(200, {"url": page.url, "title": page.title, "text": page.text})
         elif method == "GET" and path.startswith("/image/") and path.endswith(".png"):
             image_id = path[len("/image/") : -len(".png")]
@@ -215,6 +230,7 @@ class WorldServer(ThreadingHTTPServer):
         max_connections: int = 64,
         request_timeout_s: float = 10.0,
         body_timeout_s: float = 30.0,
+        cache: CacheSpec = "auto",
     ):
         if token is not None and (not isinstance(token, str) or len(token) < 8):
             raise ValueError("token must be a string of at least 8 characters (or None for no authentication)")
@@ -226,6 +242,7 @@ class WorldServer(ThreadingHTTPServer):
         self.backend, self.verbose, self.token = backend, verbose, token
         self.request_timeout_s, self.body_timeout_s = float(request_timeout_s), float(body_timeout_s)
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.cache = resolve_cache(cache, backend.deterministic)
         super().__init__((host, port), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -250,6 +267,12 @@ class WorldServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        """``compute()``'s answer, computed once per key and world (see the module docstring)."""
+        if self.cache is None:
+            return compute()
+        return self.cache.get_or_compute(digest(self.backend.cache_identity, *key), compute)
 
     @property
     def url(self) -> str:
