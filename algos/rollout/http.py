@@ -34,6 +34,8 @@ class HTTPPolicy:
     Args:
         max_concurrency: requests in flight at once (one per active episode, up to this).
         extra_body: merged into every request body (e.g. ``{"stop": ["</answer>"]}``).
+        send_images: False for a text-only model (servers refuse image parts for those, e.g.
+            vLLM's 400 "is not a multimodal model"); the text keeps the images' ids.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class HTTPPolicy:
         max_concurrency: int = 16,
         extra_body: dict[str, Any] | None = None,
         client: httpx.Client | None = None,
+        send_images: bool = True,
     ):
         if max_retries < 0 or max_concurrency < 1:
             raise ValueError("need max_retries >= 0 and max_concurrency >= 1")
@@ -58,6 +61,7 @@ class HTTPPolicy:
         self.backoff = backoff
         self.max_concurrency = max_concurrency
         self.extra_body = dict(extra_body or {})
+        self.send_images = send_images
         self.client = client or httpx.Client(timeout=timeout)
 
     def act(self, requests: Sequence[TextRequest], params: SamplingParams) -> list[str]:
@@ -69,7 +73,7 @@ class HTTPPolicy:
 
     def body(self, messages: Sequence[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for one chat (env-format messages, images as arrays)."""
-        return self.request_body([openai_message(m) for m in messages], params)
+        return self.request_body([openai_message(m, images=self.send_images) for m in messages], params)
 
     def request_body(self, messages: list[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for chat messages already in OpenAI format (see :func:`openai_message`)."""
@@ -121,10 +125,12 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def openai_message(m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+def openai_message(
+    m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None, images: bool = True
+) -> dict[str, Any]:
     """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as
-    PNG data URLs (made by ``data_url``, default :func:`png_data_url`)."""
-    images = m.get("images") or []
+    PNG data URLs (made by ``data_url``, default :func:`png_data_url`); ``images=False`` sends the text alone."""
+    images = (m.get("images") or []) if images else []
     if not images:
         return {"role": m["role"], "content": m["content"]}
     url = data_url or png_data_url
