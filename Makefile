@@ -47,6 +47,8 @@ demo: $(STAMP) system-deps
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	@# the vLLM tests too where `make vllm` has installed vLLM (make test never installs it)
+	@if [ -f $(VLLM_STAMP) ]; then $(MAKE) --no-print-directory test-vllm; fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py

@@ -103,12 +103,20 @@ class HTTPPolicy:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
                 continue
             if resp.status_code != 200:
-                raise PolicyError(f"policy server {self.url} answered HTTP {resp.status_code}: {resp.text[:200]!r}")
+                raise status_error(self.url, resp)
             return _content(resp, self.url)
         raise PolicyError(f"policy server {self.url} failed after {self.max_retries + 1} attempts; last error: {last}")
 
     def close(self) -> None:
         self.client.close()
+
+
+def status_error(url: str, resp: httpx.Response) -> PolicyError:
+    """The error for a non-retryable status, with what to do when a text-only model was sent images."""
+    msg = f"policy server {url} answered HTTP {resp.status_code}: {resp.text[:200]!r}"
+    if resp.status_code == 400 and "multimodal" in resp.text.lower():
+        msg += "; the served model takes no images: send text only (HTTPPolicy(send_images=False), eval --no-images)"
+    return PolicyError(msg)
 
 
 def _content(resp: httpx.Response, url: str) -> str:

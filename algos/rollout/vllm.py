@@ -20,7 +20,9 @@ keep its top-level code under ``if __name__ == "__main__":``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,14 @@ TORCH_EXTRAS_HINT = (
     "torchvision/torchaudio/torchcodec are CUDA builds that cannot load beside the CPU torch; remove them "
     "(pip uninstall torchvision torchaudio torchcodec; `make vllm` does) or install their CPU builds"
 )
+
+
+# what VLLMPolicy passes to vllm.LLM unless told otherwise: the worker methods that load new weights, and
+# log-probs of the distribution sampled from (after temperature), which the trainer's are
+VLLM_DEFAULTS: dict[str, Any] = {
+    "worker_extension_cls": f"{WeightSyncExtension.__module__}.{WeightSyncExtension.__name__}",
+    "logprobs_mode": "processed_logprobs",
+}
 
 
 def import_vllm() -> Any:
@@ -81,13 +91,12 @@ class VLLMPolicy:
 
         self._vllm = import_vllm()
         config = check_model_dir(model)
-        _check_cpu_head_dim(config, model)
+        _check_cpu_head_dim(self._vllm, config, model)
         self.tokenizer = load_tokenizer(model)
         self.processor = load_processor(model, self.tokenizer) if "vision_config" in config else None
         self.collapse_image_tokens = collapse_image_tokens
         self.image_token_id = self._image_token_id()
-        llm_kwargs.setdefault("worker_extension_cls", f"{WeightSyncExtension.__module__}.{WeightSyncExtension.__name__}")
-        llm_kwargs.setdefault("logprobs_mode", "processed_logprobs")
+        llm_kwargs = {**VLLM_DEFAULTS, **llm_kwargs}
         try:
             self.llm = _start_llm(self._vllm, model=str(model), tokenizer=str(model), seed=seed, **llm_kwargs)
         except Exception as err:
@@ -197,16 +206,15 @@ def _sampled_logprobs(completion: Any, ids: Sequence[int]) -> list[float] | None
     return [float(entry[t].logprob) for entry, t in zip(per_token, ids)]
 
 
-def _check_cpu_head_dim(config: dict[str, Any], model: str | Path) -> None:
+def _check_cpu_head_dim(vllm: Any, config: dict[str, Any], model: str | Path) -> None:
     """On vLLM's CPU backend, refuse a head size its attention kernels do not take, before the engine starts."""
+    if not isinstance(vllm, types.ModuleType):
+        return
     try:
-        from vllm.platforms import current_platform
-
-        if not current_platform.is_cpu():
+        if not importlib.import_module(f"{vllm.__name__}.platforms").current_platform.is_cpu():
             return
-        from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
-
-        sizes = list(CPUAttentionBackend.get_supported_head_sizes())
+        backend = importlib.import_module(f"{vllm.__name__}.v1.attention.backends.cpu_attn").CPUAttentionBackend
+        sizes = list(backend.get_supported_head_sizes())
     except Exception:  # another vLLM layout: let the engine decide
         return
     text = config.get("text_config") or config
