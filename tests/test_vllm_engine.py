@@ -147,6 +147,41 @@ def test_a_head_size_vllms_cpu_attention_refuses_is_caught_before_the_engine_sta
         VLLMPolicy(path, **ENGINE)
 
 
+def torchvision_works() -> bool:
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # absent, or a CUDA build beside the CPU torch
+        return False
+    return True
+
+
+@pytest.mark.skipif(not torchvision_works(), reason="vLLM's Qwen2-VL processing needs torchvision (a CPU build)")
+def test_the_tiny_vlm_with_images_matches_hf_and_takes_new_weights(tmp_path):
+    path = tiny.save_tiny_model(tmp_path / "vlm", "vlm", tokenizer=tiny.default_tokenizer(episodes=40), layers=1,
+                                **tiny.VLLM_SIZES)
+    vlm = VLLMPolicy(path, limit_mm_per_prompt={"image": 4}, **ENGINE)
+    try:
+        hf = HFPolicy.from_pretrained(path)
+        kw = {k: v for k, v in KW.items() if k != "text_maze"}  # the image only
+        play = [gym.make(ENV, **kw) for _ in range(2)]
+        result = RolloutEngine(vlm, SamplingParams(max_new_tokens=12)).rollout(play, seeds=[0], group_size=2)
+        assert all(len(ep.images) >= 1 and len(ep.spans) >= 2 for ep in result.tokens)
+        with torch.no_grad():
+            lp = sequence_logprobs(hf.model, result.model_inputs())
+        assert float((lp - result.rollout_logp)[result.batch.response_mask].abs().max()) < LOGP_TOL
+        moved = copy.deepcopy(hf.model)
+        with torch.no_grad():
+            for p in moved.parameters():
+                p.mul_(1.5)
+        vlm.load_weights(moved)  # the vision tower and the language model
+        result = RolloutEngine(vlm, SamplingParams(max_new_tokens=12)).rollout(play, seeds=[0], group_size=2)
+        with torch.no_grad():
+            lp = sequence_logprobs(moved, result.model_inputs())
+        assert float((lp - result.rollout_logp)[result.batch.response_mask].abs().max()) < LOGP_TOL
+    finally:
+        vlm.close()
+
+
 @pytest.mark.skipif(
     __import__("importlib").util.find_spec("torchvision") is not None, reason="torchvision is installed here"
 )

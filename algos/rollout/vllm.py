@@ -161,7 +161,8 @@ class VLLMPolicy:
 
     def load_weights(self, weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> int:
         """Replace the engine's weights with ``weights`` (a model, or tensors under the model's
-        parameter names, as ``named_parameters()`` gives them) and clear the prefix cache.
+        parameter names, as ``named_parameters()`` gives them) and clear the caches of what the old
+        weights computed (prefix KV blocks, image encoder outputs).
 
         Returns the number of tensors sent. The tensors are copied to the engine as one
         safetensors blob (see :mod:`algos.rollout.vllm_worker`): cheap for small models on the
@@ -178,7 +179,13 @@ class VLLMPolicy:
             seen.add(t.data_ptr())
             tensors[name] = t
         self.llm.collective_rpc(METHOD, args=(save(tensors),))
+        # what was computed with the old weights: KV blocks of cached prefixes, vision encoder outputs; and the
+        # worker's reload cleared its processed-image cache, so the sender's record of it must go too
         self.llm.reset_prefix_cache()
+        engine = getattr(self.llm, "llm_engine", None)
+        for reset in (getattr(engine, "reset_encoder_cache", None), getattr(self.llm, "reset_mm_cache", None)):
+            if reset is not None:
+                reset()
         return len(tensors)
 
     def close(self) -> None:
