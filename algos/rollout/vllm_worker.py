@@ -32,7 +32,8 @@ class WeightSyncExtension:
         from safetensors.torch import load
 
         weights = load(blob)
-        self.reload_weights(weights_iterator=iter(weights.items()), is_checkpoint_format=True)  # type: ignore[attr-defined]
+        reload = self.reload_weights  # type: ignore[attr-defined]
+        reload(weights_iterator=iter(weights.items()), is_checkpoint_format=True)
         refresh_packed_heads(self.model_runner.get_model())  # type: ignore[attr-defined]
         return len(weights)
 
