@@ -9,6 +9,7 @@ PYTEST_WORKERS ?= 2
 VLLM_VENV := .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_TESTS = $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/test_vllm_*.py
 
 .PHONY: demo test bench system-deps clean vllm test-vllm bench-vllm
 
@@ -47,8 +48,8 @@ demo: $(STAMP) system-deps
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
-	@# the vLLM tests too where `make vllm` has installed vLLM (make test never installs it)
-	@if [ -f $(VLLM_STAMP) ]; then $(MAKE) --no-print-directory test-vllm; fi
+	@# the vLLM tests too where `make vllm` has installed vLLM (make test never installs or updates it)
+	@if [ -f $(VLLM_STAMP) ]; then $(VLLM_TESTS); fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py
@@ -100,7 +101,7 @@ vllm: $(VLLM_STAMP)
 
 # the vLLM tests (tests/test_vllm_*.py; they skip in .venv, which has no vLLM)
 test-vllm: $(VLLM_STAMP)
-	$(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/test_vllm_*.py
+	$(VLLM_TESTS)
 
 bench-vllm: $(VLLM_STAMP)
 	$(VLLM_BIN)/python benchmarks/vllm_cpu.py --quick
