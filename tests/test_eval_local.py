@@ -23,6 +23,7 @@ from algos.eval import (
     run_eval,
 )
 from algos.rollout import ScriptedTextPolicy, VLLMPolicy
+from algos.rollout.vllm import VLLM_DEFAULTS
 from mmsearch_gym.cli import main
 
 MAZE = "mmsearch_gym/Maze-v0"
@@ -132,7 +133,7 @@ def test_vllm_spec_runs_through_the_engine_with_vllms_offline_api(monkeypatch, t
     policy = make_policy(f"vllm:{text_model}", seed=5)
     assert isinstance(policy, VLLMPolicy) and calls[0] == (
         "LLM",
-        {"model": str(text_model), "tokenizer": str(text_model), "seed": 5},
+        {"model": str(text_model), "tokenizer": str(text_model), "seed": 5, **VLLM_DEFAULTS},
     )
     result = run_eval(
         EvalConfig(

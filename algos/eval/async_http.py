@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from algos.rollout.base import PolicyError, SamplingParams
-from algos.rollout.http import _RETRY_STATUS, HTTPPolicy, _content
+from algos.rollout.http import _RETRY_STATUS, HTTPPolicy, _content, status_error
 
 _CONTEXT_WORDS = ("context length", "context_length", "maximum context", "too long", "max_model_len")
 
@@ -70,7 +70,7 @@ class AsyncChat:
             if resp.status_code == 400 and any(w in resp.text.lower() for w in _CONTEXT_WORDS):
                 raise ContextTooLong(f"policy server {p.url}: {resp.text[:200]!r}")
             if resp.status_code != 200:
-                raise PolicyError(f"policy server {p.url} answered HTTP {resp.status_code}: {resp.text[:200]!r}")
+                raise status_error(p.url, resp)
             text = _content(resp, p.url)
             usage = _usage(resp)
             return Completion(text, usage.get("prompt_tokens"), usage.get("completion_tokens"))

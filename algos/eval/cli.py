@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--extra-body", help='JSON merged into every chat request, e.g. \'{"stop": ["</answer>"]}\'')
     p.add_argument("--device", default="cpu", help="device of an hf: model")
+    p.add_argument(
+        "--no-images", action="store_true", help="send no images to the server (text-only models; ids stay in the text)"
+    )
     p.add_argument("--overwrite", action="store_true", help="discard the folder's episodes instead of resuming")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.set_defaults(func=eval_handler, _parser=p)
@@ -134,6 +137,7 @@ def eval_handler(args: argparse.Namespace, console: Any) -> int:
             api_key_env=args.api_key_env,
             extra_body=json.loads(args.extra_body) if args.extra_body else None,
             device=args.device,
+            send_images=not args.no_images,
             overwrite=args.overwrite,
             report=not args.no_report,
         )

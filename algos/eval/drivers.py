@@ -68,6 +68,7 @@ class AsyncDriver:
         self.policy, self.specs, self.sampling = policy, specs, sampling
         self.concurrency, self.env_threads = max(1, int(concurrency)), max(1, int(env_threads))
         self.http = isinstance(policy, HTTPPolicy)
+        self.send_images = getattr(policy, "send_images", True)
 
     def run(self, jobs: Sequence[Job], on_done: OnDone) -> None:
         asyncio.run(self._main(list(jobs), on_done))
@@ -131,13 +132,13 @@ class AsyncDriver:
 
         def reset() -> list[dict[str, Any]]:
             obs, info = self._reset(env, job)
-            return [openai_message(m, pngs.data_url) for m in _opening(env, obs, info)]
+            return [openai_message(m, pngs.data_url, self.send_images) for m in _opening(env, obs, info)]
 
         def step(text: str) -> tuple[bool, dict[str, Any]]:
             obs, _, terminated, truncated, info = env.step(text)
             role = info["messages"][-1]["role"] if info.get("messages") else "user"
             reply = {"role": role, "content": obs["text"], "images": list(obs["images"])}
-            return terminated or truncated, openai_message(reply, pngs.data_url)
+            return terminated or truncated, openai_message(reply, pngs.data_url, self.send_images)
 
         wire = await loop.run_in_executor(pool, reset)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}

@@ -108,6 +108,7 @@ def make_policy(
     dtype: Any = None,
     seed: int = 0,
     llm_kwargs: dict[str, Any] | None = None,
+    send_images: bool = True,
 ) -> Any:
     """The policy ``spec`` names: an ``HTTPPolicy``, ``HFPolicy``, ``VLLMPolicy`` or ``ScriptedTextPolicy``.
 
@@ -119,6 +120,7 @@ def make_policy(
         device, dtype: where an ``hf:`` model is loaded.
         seed: the random agent's seed, vLLM's seed.
         llm_kwargs: passed to ``vllm.LLM`` (``gpu_memory_utilization``, ``max_model_len`` …).
+        send_images: False for a text-only served model (HTTP): messages go without their images.
     """
     parsed = parse_policy_spec(spec)
     if parsed.kind != "http" and model is not None:
@@ -138,6 +140,7 @@ def make_policy(
             max_retries=max_retries,
             max_concurrency=max_concurrency,
             extra_body=extra_body,
+            send_images=send_images,
         )
     if parsed.kind == "hf":
         from algos.rollout.hf import HFPolicy

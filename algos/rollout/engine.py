@@ -35,7 +35,7 @@ from algos.batch import EpisodeBatch
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest, is_text_policy, is_token_policy
 from algos.rollout.chat import ChatFormat
 from algos.rollout.pool import EnvPool
-from algos.rollout.tokens import EpisodeTokens, collate
+from algos.rollout.tokens import EpisodeTokens, collate, rollout_logprobs
 from mmsearch_gym.core.record import EpisodeRecord
 
 TOKEN_LIMIT = "token_limit"
@@ -43,7 +43,11 @@ TOKEN_LIMIT = "token_limit"
 
 @dataclass
 class RolloutResult:
-    """What one rollout produced. ``tokens`` and ``batch`` are None for text policies without a chat format."""
+    """What one rollout produced. ``tokens`` and ``batch`` are None for text policies without a chat format.
+
+    ``rollout_logp`` [B, T]: the log-probs the policy reported for the tokens it sampled (vLLM
+    does), aligned with ``batch.input_ids`` and 0 off the response; None when it reported none.
+    """
 
     records: list[EpisodeRecord]
     group_ids: list[int]
@@ -52,6 +56,7 @@ class RolloutResult:
     timings: dict[str, float] = field(default_factory=dict)
     finish_reasons: dict[str, int] = field(default_factory=dict)
     pad_id: int = 0
+    rollout_logp: torch.Tensor | None = None
 
     def model_inputs(
         self, rows: Sequence[int] | None = None, device: torch.device | str = "cpu", width: int | None = None
@@ -153,10 +158,10 @@ class RolloutEngine:
                 turns = self._turns(active, pool, params)
             actions: dict[int, str] = {}
             with _timed(clock, "tokenize"):
-                for ep, (text, ids, reason) in zip(active, turns):
+                for ep, (text, ids, reason, logprobs) in zip(active, turns):
                     finish[reason] += 1
                     if ep.tokens is not None and self.chat is not None:
-                        ep.tokens.append_turn(ids, ep.turn)
+                        ep.tokens.append_turn(ids, ep.turn, logprobs)
                         ep.tokens.append(self.chat.close_turn(ids, reason == "stop"))
                     ep.messages.append({"role": "assistant", "content": text, "images": []})
                     actions[ep.slot] = text
@@ -195,12 +200,15 @@ class RolloutEngine:
                     group_ids=torch.tensor(group_ids),
                     attention_mask=cols["attention_mask"],
                 )
+                result.rollout_logp = rollout_logprobs(result.tokens, result.batch.seq_len)
             result.timings = dict(clock)
         return result
 
     # ---- one round of turns ---------------------------------------------------------------
-    def _turns(self, active: list[_Episode], pool: EnvPool, params: SamplingParams) -> list[tuple[str, list[int], str]]:
-        """(action text, ids, finish reason) for each active episode."""
+    def _turns(
+        self, active: list[_Episode], pool: EnvPool, params: SamplingParams
+    ) -> list[tuple[str, list[int], str, list[float] | None]]:
+        """(action text, ids, finish reason, the ids' log-probs if reported) for each active episode."""
         if self.token_mode:
             assert self.chat is not None
             prompts = [ep.tokens.prompt(ep.limit - len(ep.tokens)) for ep in active]  # type: ignore[union-attr]
@@ -208,7 +216,8 @@ class RolloutEngine:
             if len(gens) != len(active):
                 raise PolicyError(f"the policy returned {len(gens)} turns for {len(active)} prompts")
             return [
-                (self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason) for g in gens
+                (self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason, g.logprobs)
+                for g in gens
             ]
         requests = [
             TextRequest(
@@ -230,9 +239,9 @@ class RolloutEngine:
             if self.chat is not None and len(ids) > min(params.max_new_tokens, room):
                 ids = ids[: min(params.max_new_tokens, room)]  # the per-turn limit holds for teachers too
                 text = self.chat.action_text(ids, stopped=False)
-                out.append((text, ids, "length"))
+                out.append((text, ids, "length", None))
             else:
-                out.append((text, ids, "stop"))
+                out.append((text, ids, "stop", None))
         return out
 
     def _out_of_room(self, ep: _Episode, pool: EnvPool) -> bool:

@@ -34,6 +34,8 @@ class HTTPPolicy:
     Args:
         max_concurrency: requests in flight at once (one per active episode, up to this).
         extra_body: merged into every request body (e.g. ``{"stop": ["</answer>"]}``).
+        send_images: False for a text-only model (servers refuse image parts for those, e.g.
+            vLLM's 400 "is not a multimodal model"); the text keeps the images' ids.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class HTTPPolicy:
         max_concurrency: int = 16,
         extra_body: dict[str, Any] | None = None,
         client: httpx.Client | None = None,
+        send_images: bool = True,
     ):
         if max_retries < 0 or max_concurrency < 1:
             raise ValueError("need max_retries >= 0 and max_concurrency >= 1")
@@ -58,6 +61,7 @@ class HTTPPolicy:
         self.backoff = backoff
         self.max_concurrency = max_concurrency
         self.extra_body = dict(extra_body or {})
+        self.send_images = send_images
         self.client = client or httpx.Client(timeout=timeout)
 
     def act(self, requests: Sequence[TextRequest], params: SamplingParams) -> list[str]:
@@ -69,7 +73,7 @@ class HTTPPolicy:
 
     def body(self, messages: Sequence[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for one chat (env-format messages, images as arrays)."""
-        return self.request_body([openai_message(m) for m in messages], params)
+        return self.request_body([openai_message(m, images=self.send_images) for m in messages], params)
 
     def request_body(self, messages: list[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for chat messages already in OpenAI format (see :func:`openai_message`)."""
@@ -99,12 +103,20 @@ class HTTPPolicy:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
                 continue
             if resp.status_code != 200:
-                raise PolicyError(f"policy server {self.url} answered HTTP {resp.status_code}: {resp.text[:200]!r}")
+                raise status_error(self.url, resp)
             return _content(resp, self.url)
         raise PolicyError(f"policy server {self.url} failed after {self.max_retries + 1} attempts; last error: {last}")
 
     def close(self) -> None:
         self.client.close()
+
+
+def status_error(url: str, resp: httpx.Response) -> PolicyError:
+    """The error for a non-retryable status, with what to do when a text-only model was sent images."""
+    msg = f"policy server {url} answered HTTP {resp.status_code}: {resp.text[:200]!r}"
+    if resp.status_code == 400 and "multimodal" in resp.text.lower():
+        msg += "; the served model takes no images: send text only (HTTPPolicy(send_images=False), eval --no-images)"
+    return PolicyError(msg)
 
 
 def _content(resp: httpx.Response, url: str) -> str:
@@ -121,10 +133,12 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def openai_message(m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+def openai_message(
+    m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None, images: bool = True
+) -> dict[str, Any]:
     """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as
-    PNG data URLs (made by ``data_url``, default :func:`png_data_url`)."""
-    images = m.get("images") or []
+    PNG data URLs (made by ``data_url``, default :func:`png_data_url`); ``images=False`` sends the text alone."""
+    images = (m.get("images") or []) if images else []
     if not images:
         return {"role": m["role"], "content": m["content"]}
     url = data_url or png_data_url
