@@ -267,3 +267,30 @@ def test_bad_kwargs_and_options_say_what_is_valid():
         env.reset(seed=0, options={"planet": "mars"})
     with pytest.raises(ValueError, match="unknown SpatialDraw agent"):
         env.reset(seed=0) and env.unwrapped.scripted_action("cheater")
+
+
+@pytest.mark.timeout(300)
+def test_triton_kernels_run_in_a_process_that_has_rendered():
+    """Mesa's llvmpipe and Triton each carry an LLVM: importing Triton after a render used to
+    segfault the process (the renderer now loads Triton's library first, where installed)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("triton")
+    code = (
+        "import gymnasium as gym, mmsearch_gym, torch\n"
+        "env = gym.make('mmsearch_gym/SpatialDraw-v0', scales=('tabletop',), task_types=('depth_order',))\n"
+        "env.reset(seed=0)\n"
+        "assert env.unwrapped.render_process == 'local'\n"
+        "from algos import kernels\n"
+        "from algos.kernels import reference\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "logits = torch.randn(2, 5, 16, generator=g); targets = torch.randint(0, 16, (2, 5), generator=g)\n"
+        "got = kernels.logprobs(logits, targets)\n"
+        "want = reference.logprobs(logits, targets)\n"
+        "got, want = got[0], want[0]\nassert torch.allclose(got, want, atol=1e-5), (got, want)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "TRITON_INTERPRET": "1", "MMSEARCH_KERNELS": "triton"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=280, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]

@@ -19,6 +19,8 @@ after a GL context existed; it notices forks by pid, so one object keeps working
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -58,10 +60,27 @@ class EGLUnavailable(RuntimeError):
 _CONTEXTS: dict[int, Any] = {}
 
 
+def _load_triton_first() -> None:
+    """Load Triton's native library before Mesa's, where Triton is installed.
+
+    Both carry an LLVM: Mesa's llvmpipe loads ``libLLVM`` into the global symbol scope, and a
+    ``libtriton`` loaded after it binds its own LLVM calls to that one and crashes (a segfault on
+    ``import triton`` in a process that has rendered: the trainer, a test worker). Loaded first,
+    libtriton stays local and each keeps its own LLVM.
+    """
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        importlib.import_module("triton")
+    except Exception:  # noqa: BLE001 - a broken Triton only loses the kernels, not rendering
+        pass
+
+
 def gl_context() -> Any:
     """This process's moderngl context on Mesa's EGL (made on first use)."""
     pid = os.getpid()
     if pid not in _CONTEXTS:
+        _load_triton_first()
         try:
             import moderngl
         except ImportError as err:
