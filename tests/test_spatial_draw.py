@@ -246,12 +246,26 @@ def test_real_data_loader_is_confined_and_bounded(tmp_path):
     _, info = env.reset(seed=0)
     *_, info = env.step("<think>t</think><answer>3</answer>")
     assert info["success"] and info["task_type"] == "object_count"
-    for bad, msg in [("/etc/passwd", "relative"), ("../outside.png", "relative"), ("frames/link.png", "leads out")]:
+    for bad, msg in [("/etc/passwd", "absolute"), ("../outside.png", "climbs out"), ("frames/link.png", "leads outside")]:
         with pytest.raises(ValueError, match=msg):
             read_confined_image(root, bad)
-    os.symlink(tmp_path / "big.png", root / "big.png") if False else (root / "big.png").write_bytes((tmp_path / "big.png").read_bytes())
-    with pytest.raises(ValueError, match="pixel limit"):
+        # the same row is refused when the dataset is opened, naming its line and field
+        (root / "tasks.jsonl").write_text(json.dumps(line) + "\n" + json.dumps({**line, "frames": ["frames/0.png", bad]}) + "\n")
+        with pytest.raises(ValueError, match=rf"tasks.jsonl:2: image_paths\[1\]: .*{msg}"):
+            load_tasks(root)
+    (root / "big.png").write_bytes((tmp_path / "big.png").read_bytes())
+    with pytest.raises(ValueError, match="the limit is 1,000,000 pixels"):
         read_confined_image(root, "big.png", max_pixels=1_000_000)
+    (root / "tasks.jsonl").write_text(json.dumps({**line, "frames": ["big.png"]}) + "\n")
+    with pytest.raises(ValueError, match=r"tasks.jsonl:1: image_paths\[0\]: .*limit"):
+        load_tasks(root, max_pixels=1_000_000)  # checked from the header at load time
+    (root / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    (root / "tasks.jsonl").write_text(json.dumps({**line, "frames": ["bad.png"]}) + "\n")
+    with pytest.raises(ValueError, match=r"tasks.jsonl:1: image_paths\[0\]"):
+        load_tasks(root)
+    (root / "tasks.jsonl").write_bytes(json.dumps(line).encode() + b"\n\xff\xfe{\n")
+    with pytest.raises(ValueError, match=r"tasks.jsonl:2: not UTF-8"):
+        load_tasks(root)
     (root / "tasks.jsonl").write_text(json.dumps({**line, "metric": "vibes"}) + "\n")
     with pytest.raises(ValueError, match=r"tasks.jsonl:1: metric must be one of"):
         load_tasks(root)

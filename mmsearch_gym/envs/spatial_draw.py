@@ -107,6 +107,7 @@ class SpatialDrawEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/SpatialDraw-v0"
+    component_names = ("accuracy", "format", "overall", "reward")
     intro = ("You are a spatial reasoning assistant. You may draw boxes (object_mapper) and paths (path_tracer) on "
              "the images and look at the result before you answer.")  # fmt: skip
 

@@ -11,9 +11,10 @@ A dataset folder::
 Real data (VSI-Bench / SPAR style) plugs in by writing ``tasks.jsonl`` with at least
 ``task_id``, ``question``, ``answer``, ``metric`` (``multiple_choice`` | ``numeric`` |
 ``text``) and ``image_paths`` or ``frames`` (video frames, in order), paths relative to the
-folder. Files are read through :func:`read_confined_image` only: relative paths inside the
-folder (no absolute paths, no ``..``, no symlink leading out), at most ``MAX_PIXELS`` pixels
-checked from the header before decoding.
+folder. Files are read through :mod:`mmsearch_gym.core.safe_io` only: relative paths inside the
+folder (no absolute paths, no ``..``, no symlink leading out), at most ``MAX_PIXELS`` pixels and
+``MAX_SIDE`` per side checked from the header before decoding; :func:`load_tasks` checks every
+row and image when the dataset is opened, naming ``tasks.jsonl:LINE`` in its errors.
 """
 
 from __future__ import annotations
@@ -26,32 +27,25 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ...core.safe_io import DatasetError, at, check_image, confined_path, iter_jsonl, open_image
 from .task import SpatialTask
 
 SPLITS = ("rl", "sft")
-MAX_PIXELS = 16_000_000
+MAX_PIXELS = 16_000_000  # the env's image store's limits
+MAX_SIDE = 4096
 MAX_IMAGES_PER_TASK = 32
 
 
-def read_confined_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An RGB image at ``rel`` inside ``root``; refuses paths that leave the folder and oversized images."""
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts or "\x00" in rel:
-        raise ValueError(f"image path {str(rel)[:80]!r} must be relative to the dataset folder, without '..'")
-    base = Path(root).resolve()
-    path = (base / rel).resolve()
-    if not path.is_relative_to(base):
-        raise ValueError(f"image path {rel!r} leads out of the dataset folder (a symlink?)")
-    if not path.is_file():
-        raise FileNotFoundError(f"image {rel!r} does not exist in {base}")
-    with Image.open(path) as im:
-        w, h = im.size  # from the header: nothing decoded yet
-        if w * h > max_pixels:
-            raise ValueError(f"image {rel!r} is {w}×{h}, over the {max_pixels}-pixel limit")
-        return np.asarray(im.convert("RGB"))
+def read_confined_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> np.ndarray:
+    """An RGB image at ``rel`` inside ``root``; refuses paths that leave the folder (absolute, ``..``,
+    a symlink out) and images over ``max_pixels`` / ``max_side``, read from the header before decoding."""
+    return open_image(confined_path(root, rel), max_pixels, max_side)
 
 
-def load_tasks(root: str | Path) -> list[SpatialTask]:
-    """The tasks of a dataset folder (images are read when a task is played)."""
+def load_tasks(root: str | Path, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> list[SpatialTask]:
+    """The tasks of a dataset folder, every row and every image checked now (path inside the folder,
+    header within the limits, file not damaged); pixels are decoded when a task is played.
+    Errors are :class:`~mmsearch_gym.core.safe_io.DatasetError` naming ``tasks.jsonl:LINE``."""
     root = Path(root)
     path = root / "tasks.jsonl"
     if not path.is_file():
@@ -60,19 +54,23 @@ def load_tasks(root: str | Path) -> list[SpatialTask]:
             "one task per line with task_id, question, answer, metric and image_paths (or frames)"
         )
     tasks = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                task = SpatialTask.from_json(json.loads(line))
-                if not task.image_paths or len(task.image_paths) > MAX_IMAGES_PER_TASK:
-                    raise ValueError(f"a task needs 1 to {MAX_IMAGES_PER_TASK} image_paths (or frames)")
-            except (ValueError, TypeError, AttributeError) as err:
-                raise ValueError(f"{path}:{line_no}: {err}") from None
-            tasks.append(task)
+    for line_no, row in iter_jsonl(path):
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"a task is a JSON object, got {type(row).__name__}")
+            task = SpatialTask.from_json(row)
+            if not task.image_paths or len(task.image_paths) > MAX_IMAGES_PER_TASK:
+                raise ValueError(f"a task needs 1 to {MAX_IMAGES_PER_TASK} image_paths (or frames)")
+            for i, rel in enumerate(task.image_paths):
+                try:
+                    check_image(confined_path(root, rel), max_pixels, max_side)
+                except DatasetError as err:
+                    raise at(f"image_paths[{i}]", err) from None
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # DatasetError is a ValueError
+            raise at(f"{path}:{line_no}", err) from None
+        tasks.append(task)
     if not tasks:
-        raise ValueError(f"{path} holds no tasks")
+        raise DatasetError(f"{path} holds no tasks")
     return tasks
 
 
