@@ -39,7 +39,7 @@ def maze():
 
 def segment(env) -> dict:
     g = env.unwrapped.geometry
-    return {"start_point_2d": list(g.center((0, 0))), "end_point_2d": list(g.center((0, 1)))}
+    return {"start_point_2d": list(g.center((0, 0))), "end_point_2d": list(g.center((0, 1))), "label": "step"}
 
 
 @pytest.mark.parametrize("ref", [HUGE_ID, "image " + HUGE_ID[4:], "img_" + "7" * 12])
