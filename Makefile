@@ -25,9 +25,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "verl==$(VERL_VERSION)"
 	touch $(STAMP)
 
-# tesseract for the OCR tool, chromium for the report.html browser test: installed through apt when
-# missing; a warning (not a failure) where apt is unavailable
+# tesseract for the OCR tool, Mesa's software EGL for SpatialDraw's renderer, chromium for the
+# report.html browser test: installed through apt when missing; a warning (not a failure) where apt is unavailable
 system-deps:
+	@ldconfig -p 2>/dev/null | grep -q libEGL_mesa || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null) \
+	      || echo "warning: could not install Mesa EGL; SpatialDraw-v0 will say how to install it"; \
+	  else echo "warning: Mesa EGL is missing; install it with: sudo apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri"; fi; }
 	@command -v tesseract >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
@@ -45,6 +50,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/mmsearch-gym play mmsearch_gym/Maze-v0 --policy oracle --policy random --episodes 50 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/GroundedGen-v0 --policy oracle --policy no_search --policy wrong_reference --policy random --episodes 20 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/MazeGrid-v0 --policy oracle --policy random --episodes 20 --seed 0
+	$(BIN)/mmsearch-gym play mmsearch_gym/SpatialDraw-v0 --policy oracle --policy blind --policy random --episodes 20 --seed 0
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
@@ -58,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/image_search.py --quick
 	$(BIN)/python benchmarks/ocr_psm.py --quick
 	$(BIN)/python benchmarks/deep_search.py --quick
+	$(BIN)/python benchmarks/spatial_draw.py --quick
 	$(BIN)/python benchmarks/grounded_gen.py --quick
 	$(BIN)/python benchmarks/algos.py --quick
 	$(BIN)/python benchmarks/kernels.py --quick

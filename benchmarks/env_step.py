@@ -51,7 +51,8 @@ def route_segments(env: gym.Env) -> list[dict]:
             j += 1
         dr, dc = deltas[moves[i]]
         nxt = (cell[0] + dr * (j - i), cell[1] + dc * (j - i))
-        segments.append({"start_point_2d": list(geometry.center(cell)), "end_point_2d": list(geometry.center(nxt))})
+        segments.append({"start_point_2d": list(geometry.center(cell)), "end_point_2d": list(geometry.center(nxt)),
+                         "label": f"step {len(segments) + 1}"})
         cell, i = nxt, j
     assert cell == maze.goal
     return segments

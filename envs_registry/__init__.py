@@ -37,6 +37,12 @@ ENVS: dict[str, EnvEntry] = {
             {"min_size": 3, "max_size": 9, "question_types": ("moves", "choice"), "max_turns": 10},
         ),
         EnvEntry(
+            "mmsearch_gym/SpatialDraw-v0",
+            "mmsearch_gym.envs.spatial_draw:SpatialDrawEnv",
+            "VILASR + SpaceVista spatial questions over rendered 3D scenes at five scales: draw boxes/paths, then answer.",
+            {"max_turns": 10},
+        ),
+        EnvEntry(
             "mmsearch_gym/GroundedGen-v0",
             "mmsearch_gym.envs.grounded_gen:GroundedGenEnv",
             "Gen-Searcher image requests over the offline world: search, pick references, write the prompt; dual reward.",

@@ -52,14 +52,14 @@ class EnvAgentPolicy:
         return base.scripted_action(self.name)
 
 
-ENV_AGENTS = ("single_search", "no_vision", "no_search", "wrong_reference")
+ENV_AGENTS = ("single_search", "no_vision", "no_search", "wrong_reference", "blind")
 POLICIES: dict[str, type] = {"oracle": OraclePolicy, "random": RandomPolicy}
 POLICY_NAMES = (*POLICIES, *ENV_AGENTS)
 
 
 def make_policy(name: str, seed: int | None = None) -> ScriptedPolicy:
     """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``,
-    ``no_search``, ``wrong_reference``)."""
+    ``no_search``, ``wrong_reference``, ``blind``)."""
     if name in ENV_AGENTS:
         return EnvAgentPolicy(name, seed=seed)
     if name not in POLICIES:

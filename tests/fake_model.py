@@ -14,7 +14,7 @@ from chat_server import completion
 
 TRACE = (
     '<think>Let me trace a route from S.</think><tool_call>{"name": "path_tracer", "arguments": '
-    '{"image": "img_1", "paths": [{"start_point_2d": [48, 48], "end_point_2d": [96, 48]}]}}</tool_call>'
+    '{"image": "img_1", "paths": [{"start_point_2d": [48, 48], "end_point_2d": [96, 48], "label": "a"}]}}</tool_call>'
 )
 
 

@@ -47,7 +47,7 @@ def centre(env, row: int, col: int) -> list[int]:
 
 
 def segment(env, a=(0, 0), b=(0, 1)) -> dict:
-    return {"start_point_2d": centre(env, *a), "end_point_2d": centre(env, *b)}
+    return {"start_point_2d": centre(env, *a), "end_point_2d": centre(env, *b), "label": "step"}
 
 
 def step(env, action):
@@ -216,17 +216,17 @@ def test_arguments_not_an_object(maze, arguments):
 def test_coordinates_outside_the_image(maze, point):
     env, obs, _ = maze
     h, w = obs["images"][0].shape[:2]
-    action = call("path_tracer", {"paths": [{"start_point_2d": centre(env, 0, 0), "end_point_2d": point}]})
+    action = call("path_tracer", {"paths": [{"start_point_2d": centre(env, 0, 0), "end_point_2d": point, "label": "p"}]})
     msg = expect_error(env, action, "bad_arguments")
     assert "outside" in msg and "img_1" in msg and "end_point_2d" in msg
-    assert str(w - 1) in msg and str(h - 1) in msg, "the message should give the image bounds"
+    assert f"x ≤ {w}" in msg and f"y ≤ {h}" in msg, "the message should give the image bounds"
 
 
 def test_object_mapper_box_outside_the_image(maze):
     env, obs, _ = maze
     h, w = obs["images"][0].shape[:2]
-    msg = expect_error(env, call("object_mapper", {"objects": [{"bbox_2d": [10, 10, w + 50, 40]}]}), "bad_arguments")
-    assert "outside" in msg and str(w - 1) in msg and str(h - 1) in msg
+    msg = expect_error(env, call("object_mapper", {"objects": [{"bbox_2d": [10, 10, w + 50, 40], "label": "b"}]}), "bad_arguments")
+    assert "outside" in msg and f"x ≤ {w}" in msg and f"y ≤ {h}" in msg
 
 
 def test_endpoint_off_the_cell_centres_is_explained(maze):
@@ -235,7 +235,7 @@ def test_endpoint_off_the_cell_centres_is_explained(maze):
     cell = env.unwrapped.geometry.cell_px
     corner = [x + cell // 2, y + cell // 2]  # a grid corner: 0.71 cell from the four nearest centres
     msg = expect_error(
-        env, call("path_tracer", {"paths": [{"start_point_2d": corner, "end_point_2d": [x, y]}]}), "bad_arguments"
+        env, call("path_tracer", {"paths": [{"start_point_2d": corner, "end_point_2d": [x, y], "label": "p"}]}), "bad_arguments"
     )
     assert "centre" in msg and str(cell) in msg, "the message should say where the cell centres are"
 
@@ -291,16 +291,16 @@ def test_huge_integer_coordinates_are_outside_the_image(maze, number):
     with the bounds), not a crashed tool."""
     env, obs, _ = maze
     h, w = obs["images"][0].shape[:2]
-    action = call("path_tracer", {"paths": [{"start_point_2d": centre(env, 0, 0), "end_point_2d": [number, 48]}]})
+    action = call("path_tracer", {"paths": [{"start_point_2d": centre(env, 0, 0), "end_point_2d": [number, 48], "label": "p"}]})
     msg = expect_error(env, action, "bad_arguments")
-    assert "outside" in msg and str(w - 1) in msg and str(h - 1) in msg
+    assert "outside" in msg and f"x ≤ {w}" in msg and f"y ≤ {h}" in msg
 
 
 def test_huge_integer_box_is_outside_the_image(maze):
     env, obs, _ = maze
     w = obs["images"][0].shape[1]
-    msg = expect_error(env, call("object_mapper", {"objects": [{"bbox_2d": [10, 10, 10**400, 40]}]}), "bad_arguments")
-    assert "outside" in msg and str(w - 1) in msg
+    msg = expect_error(env, call("object_mapper", {"objects": [{"bbox_2d": [10, 10, 10**400, 40], "label": "b"}]}), "bad_arguments")
+    assert "outside" in msg and f"x ≤ {w}" in msg
 
 
 @pytest.mark.parametrize("grammar", ["default", "vilasr"])

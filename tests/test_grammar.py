@@ -84,29 +84,60 @@ def test_non_ascii_text_is_fine():
     assert a.arguments == {"q": "Zürich 北京"}
 
 
-def test_vilasr_action_line_with_fenced_json_list():
-    text = '<think>trace it</think>\nAction: Path Tracer\n```json\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4]}]\n```'
-    a = VilasrGrammar().parse(text)
-    assert (a.kind, a.tool, a.well_formed) == ("tool_call", "path_tracer", True)
-    assert a.arguments == {"paths": [{"start_point_2d": [1, 2], "end_point_2d": [3, 4]}]}
-    b = VilasrGrammar().parse('Action: object mapper\n{"image": "img_2", "items": [{"bbox_2d": [0, 0, 5, 5]}]}')
-    assert b.tool == "object_mapper" and b.arguments == {"image": "img_2", "objects": [{"bbox_2d": [0, 0, 5, 5]}]}
-    assert not b.well_formed
+# Turns written exactly as VILASR's released prompt asks (verl/utils/dataset_multimodal.py)
+VILASR_DRAW = (
+    "<think> The cup is left of the plate; I mark both to check. </think> Action: Object Mapper\n"
+    "```json\n"
+    '[{\n    "index": 1,\n    "bbox_2d": [10, 20, 110, 140],\n    "label": "cup"\n}]\n'
+    "```"
+)
+VILASR_ANSWER = "<think> The marked cup is on the left. </think> Action: Answer\n<answer> B </answer>"
+
+
+def test_vilasr_turns_from_the_released_prompt_parse_and_are_well_formed():
+    a = VilasrGrammar().parse(VILASR_DRAW)
+    assert (a.kind, a.tool, a.well_formed) == ("tool_call", "object_mapper", True)
+    assert a.arguments == {"objects": [{"index": 1, "bbox_2d": [10, 20, 110, 140], "label": "cup"}]}
+    b = VilasrGrammar().parse(VILASR_ANSWER)
+    assert (b.kind, b.answer, b.well_formed) == ("answer", "B", True)
+    chain = ChainGrammar([DefaultGrammar(), VilasrGrammar()])
+    assert chain.parse(VILASR_ANSWER).well_formed  # the default grammar reads it too, but not well formed
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "text, tool, arguments",
     [
-        ("Action: Teleporter\n[]", "Unknown action"),
-        ("Action: Path Tracer\n[]\nAction: Path Tracer\n[]", "exactly one"),
-        ("Action: Path Tracer\nnot json", "not valid JSON"),
-        ("Action: Path Tracer\n[]\n<answer>A</answer>", "not both"),
-        ('Action: Path Tracer\n{"image": "img_1"}', "list of items"),
+        ('<think>t</think> Action: Path Tracer [{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]',
+         "path_tracer", {"paths": [{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]}),
+        ('<think>t</think>\nAction: Path Tracer\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]',
+         "path_tracer", {"paths": [{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]}),
+        ("<think>t</think> Action: Object Mapper\n```json\n[{'bbox_2d': [1, 2, 3, 4], 'label': 'a'}]\n```",
+         "object_mapper", {"objects": [{"bbox_2d": [1, 2, 3, 4], "label": "a"}]}),  # ast.literal_eval, as the reference
+        ('<think>t</think> Action: Object Mapper\n```json\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]\n```',
+         "path_tracer", {"paths": [{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]}),  # routed by keys
+        ('<think>t</think> Action: Path Tracer\n```json\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"},'
+         ' {"bbox_2d": [1, 2, 3, 4], "label": "b"}]\n```', "path_tracer",
+         {"paths": [{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}], "objects": [{"bbox_2d": [1, 2, 3, 4], "label": "b"}]}),
     ],
-)
-def test_vilasr_errors(text, message):
-    with pytest.raises(ParseError, match=message):
-        VilasrGrammar().parse(text)
+)  # fmt: skip
+def test_vilasr_json_on_the_same_line_the_next_or_fenced(text, tool, arguments):
+    a = VilasrGrammar().parse(text)
+    assert (a.tool, a.arguments, a.well_formed) == (tool, arguments, True)
+
+
+@pytest.mark.parametrize(
+    "text, issue",
+    [
+        ('<think>t</think> Action: Path Tracer\n```json\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4]}]\n```', "label"),
+        ('Action: Path Tracer\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]', "format"),
+        ('I think. <think>t</think> Action: Path Tracer\n[{"start_point_2d": [1, 2], "end_point_2d": [3, 4], "label": "a"}]', "format"),
+        ("<think>t</think> Action: Answer\n<answer>B</answer>\n```json\n[{\"bbox_2d\": [1, 2, 3, 4]}]\n```", "label"),
+    ],
+)  # fmt: skip
+def test_vilasr_format_follows_the_reference_check(text, issue):
+    """gcot.format_reward: fullmatch of <think>(.*?)</think>\\s*Action:…, every item labelled."""
+    a = VilasrGrammar().parse(text)
+    assert not a.well_formed and issue in " ".join(a.format_issues)
 
 
 def test_chain_tries_each_grammar_and_reports_the_first_error():

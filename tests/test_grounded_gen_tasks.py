@@ -160,18 +160,25 @@ def test_dataset_images_stay_inside_the_folder_and_within_budget(tmp_path):
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "outside.png")
     os.symlink(tmp_path / "outside.png", root / "images" / "link.png")
     assert read_dataset_image(root, "images/a.png").shape == (20, 30, 3)
-    for bad, words in (("../outside.png", "leaves"), (str(tmp_path / "outside.png"), "relative"),
-                       ("images/link.png", "leaves"), ("images/none.png", "does not exist"), ("", "relative")):  # fmt: skip
-        with pytest.raises((ValueError, FileNotFoundError), match=words):
+    bad_paths = (("../outside.png", "climbs out"), (str(tmp_path / "outside.png"), "absolute"),
+                 ("images/link.png", "leads outside"), ("images/none.png", "does not exist"), ("", "non-empty"))  # fmt: skip
+    for bad, words in bad_paths:
+        with pytest.raises(ValueError, match=words):
             read_dataset_image(root, bad)
-    with pytest.raises(ValueError, match="over 100 pixels"):
+        # refused when the dataset is opened, with the line and the field named
+        row = {"task_id": "t2", "question": "Draw it", "gt_image": bad}
+        (root / "tasks.jsonl").write_text('{"task_id": "t1", "question": "Draw it", "gt_image": "images/a.png"}\n' + json.dumps(row) + "\n")
+        with pytest.raises(ValueError, match=f"tasks.jsonl:2: gt_path: .*{words}"):
+            load_tasks(root)
+    with pytest.raises(ValueError, match="the limit is 100 pixels"):
         read_dataset_image(root, "images/a.png", max_pixels=100)
-    (root / "tasks.jsonl").write_text('{"task_id": "t1", "question": "Draw it", "gt_image": "../outside.png"}\n')
-    assert load_tasks(root)[0].gt_path == "../outside.png"  # loads, and is refused when read:
-    from mmsearch_gym.envs.grounded_gen import GroundedGenEnv
-
-    with pytest.raises(ValueError, match="leaves"):
-        GroundedGenEnv(dataset=root)._gt(load_tasks(root)[0])
+    (root / "tasks.jsonl").write_text('{"task_id": "t1", "question": "Draw it", "gt_image": "images/a.png"}\n')
+    with pytest.raises(ValueError, match="tasks.jsonl:1: gt_path: .*limit"):
+        load_tasks(root, max_pixels=100)
+    assert load_tasks(root)[0].gt_path == "images/a.png"
+    (root / "tasks.jsonl").write_bytes(b'{"task_id": "t1", "question": "Draw it"}\n\xff{\n')
+    with pytest.raises(ValueError, match="tasks.jsonl:2: not UTF-8"):
+        load_tasks(root)
     (root / "tasks.jsonl").write_text('{"question": "no id"}\n')
     with pytest.raises(ValueError, match="tasks.jsonl:1"):
         load_tasks(root)

@@ -39,7 +39,7 @@ def maze():
 
 def segment(env) -> dict:
     g = env.unwrapped.geometry
-    return {"start_point_2d": list(g.center((0, 0))), "end_point_2d": list(g.center((0, 1)))}
+    return {"start_point_2d": list(g.center((0, 0))), "end_point_2d": list(g.center((0, 1))), "label": "step"}
 
 
 @pytest.mark.parametrize("ref", [HUGE_ID, "image " + HUGE_ID[4:], "img_" + "7" * 12])
@@ -225,3 +225,38 @@ def test_the_image_store_counts_bytes_and_forgets_them_on_clear():
     assert store.nbytes == 0 and store.add(np.zeros((10, 20, 3), np.uint8)) == "img_1"
     with pytest.raises(ValueError, match="max_bytes"):
         ImageStore(max_bytes=0)
+
+
+def _tool_env_ids() -> list[str]:
+    from envs_registry import ENVS
+
+    from mmsearch_gym.core.env import ToolEnv
+
+    return [i for i in sorted(ENVS) if isinstance(gym.make(i).unwrapped, ToolEnv)]
+
+
+@pytest.mark.parametrize("env_id", _tool_env_ids())
+def test_every_tool_env_names_its_components_and_keeps_them_when_scoring_fails(env_id):
+    """``component_names`` are the keys a real score has, and the keys of the zeros a failed scorer gives."""
+    env = gym.make(env_id).unwrapped
+    assert env.component_names, f"{env_id} declares no component_names"
+    _, info = env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, info = env.step(env.oracle_action())
+        done = terminated or truncated
+    assert set(info["reward_components"]) == set(env.component_names)
+
+    broken = gym.make(env_id).unwrapped
+
+    def explode(answer):
+        raise RuntimeError("scorer bug")
+
+    broken._score = explode
+    broken.reset(seed=0)
+    done = False
+    while not done:
+        _, reward, terminated, truncated, info = broken.step(broken.oracle_action())
+        done = terminated or truncated
+    assert reward == 0.0 and "scorer bug" in info["evaluation"]["judge_error"]
+    assert info["reward_components"] == dict.fromkeys(env.component_names, 0.0)

@@ -33,10 +33,10 @@ def test_env_adapter_keeps_schemas_think_text_and_single_wrapping():
     env.reset(seed=3)
     schema = {s["function"]["name"]: s for s in cls.tool_schemas}
     assert schema["path_tracer"]["function"]["parameters"]["properties"]["paths"]["items"]["required"] == [
-        "start_point_2d", "end_point_2d"]  # fmt: skip  (nested schema kept whole)
+        "start_point_2d", "end_point_2d", "label"]  # fmt: skip  (nested schema kept whole)
     env.chat = [{"role": "assistant", "content": "<think>check the route</think>"}]
-    reply = env.path_tracer(paths=[{"start_point_2d": [48, 48], "end_point_2d": [48, 96]}])
-    assert isinstance(reply, list) and reply[-1]["text"].startswith("Drew 1 path")  # unwrapped text + the image
+    reply = env.path_tracer(paths=[{"start_point_2d": [48, 48], "end_point_2d": [48, 96], "label": "a"}])
+    assert isinstance(reply, list) and reply[-1]["text"].startswith("img_2 is img_1 with 0 boxes and 1 path drawn")  # unwrapped text + the image
     assert reply[0]["type"] == "image" and reply[0]["image"].size[0] > 0
     turn = env.env.unwrapped.episode_record().turns[0]
     assert turn.well_formed and turn.action.startswith("<think>check the route</think><tool_call>")

@@ -154,7 +154,7 @@ def test_stepping_after_the_end_asks_for_reset():
 def test_snap_radius_rejects_points_off_cell_centres():
     env = make(size=3)
     env.reset(seed=0)
-    corner = {"name": "path_tracer", "arguments": {"paths": [{"start_point_2d": [25, 25], "end_point_2d": [48, 48]}]}}
+    corner = {"name": "path_tracer", "arguments": {"paths": [{"start_point_2d": [25, 25], "end_point_2d": [48, 48], "label": "a"}]}}
     _, _, _, _, info = env.step(f"<think>t</think><tool_call>{json.dumps(corner)}</tool_call>")
     assert info["step_error"] == "bad_arguments" and "cell centre" in info["error_message"]
     env = make(size=3, snap_radius=None)
@@ -168,6 +168,37 @@ def test_vilasr_action_grammar_draws_too():
     env.reset(seed=0)
     obs, *_, info = env.step('<think>t</think>\nAction: Object Mapper\n[{"bbox_2d": [24, 24, 72, 72], "label": "S"}]')
     assert info["step_error"] is None and info["n_valid_tool_calls"] == 1 and len(obs["images"]) == 1
+
+
+def test_a_turn_written_as_vilasrs_released_prompt_scores_format_1():
+    """The literal format of VILASR's prompt (dataset_multimodal.py) and gcot.py's check: a
+    drawing turn with a fenced JSON list of indexed, labelled items, then Action: Answer."""
+    env = make(size=3, question_types=("choice",))
+    env.reset(seed=0)
+    (x0, y0), (x1, y1) = env.geometry.center(env.maze.start), env.geometry.center(env.maze.goal)
+    draw = (
+        "<think> I mark the start and the goal, then trace from S towards G. </think> Action: Path Tracer\n"
+        "```json\n"
+        f'[{{\n    "index": 1,\n    "start_point_2d": [{x0}, {y0}],\n    "end_point_2d": [{x1}, {y1}],\n'
+        '    "label": "S to G"\n}]\n'
+        "```"
+    )
+    obs, *_, info = env.step(draw)
+    assert info["step_error"] is None and "The index of the given image is 2" in obs["text"]
+    *_, terminated, _, info = env.step(f"<think> The route checks out. </think> Action: Answer\n<answer>{env.task.answer}</answer>")
+    assert terminated and info["reward_components"] == {"accuracy": 1.0, "format": 1.0, "overall": 1.0}
+
+
+@pytest.mark.parametrize("answer_text, lenient, accuracy", [("B", False, 1.0), ("(B)", False, 0.0), ("b", False, 0.0),
+                                                           ("B. the left route", False, 0.0), ("(b)", True, 1.0)])
+def test_choice_is_an_exact_match_after_strip_unless_lenient(answer_text, lenient, accuracy):
+    env = make(size=3, question_types=("choice",), lenient_choice=lenient)
+    for seed in range(50):
+        env.reset(seed=seed)
+        if env.task.answer == "B":
+            break
+    *_, info = env.step(f"<think>t</think><answer> {answer_text} </answer>")
+    assert info["reward_components"]["accuracy"] == accuracy
 
 
 def test_record_round_trips_through_json():

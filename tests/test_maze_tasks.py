@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from mmsearch_gym.rewards.vilasr import format_reward, mean_relative_accuracy, overall_reward, parse_choice, parse_number
+from mmsearch_gym.rewards.vilasr import (
+    choice_accuracy, format_reward, mean_relative_accuracy, overall_reward, parse_choice, parse_number, text_accuracy,
+)
 from mmsearch_gym.core.record import TurnRecord
 from mmsearch_gym.tasks.maze import Geometry, Maze, generate_maze, make_choices, parse_moves, render_maze, render_text
 
@@ -107,6 +109,15 @@ def test_mean_relative_accuracy_hand_computed():
     assert mean_relative_accuracy(float("nan"), 3) == 0.0
 
 
+def test_mean_relative_accuracy_is_computed_as_vilasrs_code_does():
+    """gcot.py: float32, |pred − gt| / (|gt| + 1e-8) < 1 − θ, θ = arange(0.5, 0.975, 0.05) in float32."""
+    assert mean_relative_accuracy(1.05, 1) == 1.0  # 0.04999995 < 1 − 0.95f = 0.05000001
+    assert mean_relative_accuracy(1e-10, 0) == 1.0  # 1e-10 / 1e-8 = 0.01
+    assert mean_relative_accuracy(0.95, 1) == pytest.approx(0.9, abs=1e-6)
+    assert mean_relative_accuracy(8, 10) == 0.6000000238418579  # the float32 mean, as mra.item()
+    assert mean_relative_accuracy(1e300, 1) == 0.0 and mean_relative_accuracy(-1, 1) == 0.0
+
+
 def test_overall_reward_and_parsers():
     assert overall_reward(1.0, 1.0) == 1.0
     assert overall_reward(1.0, 0.0) == 0.5
@@ -115,6 +126,11 @@ def test_overall_reward_and_parsers():
     assert parse_choice("B", 4) == "B" and parse_choice("(c)", 4) == "C" and parse_choice("Option D.", 4) == "D"
     assert parse_choice("A or B", 4) is None and parse_choice("E", 4) is None and parse_choice("a route B", 4) == "B"
     assert parse_number("about 12 moves") == 12.0 and parse_number("1,024") == 1024.0 and parse_number("none") is None
+    assert parse_number(".5") == 0.5 and parse_number("1,000") == 1000.0 and parse_number("-2.5 m") == -2.5
+    assert parse_number("3,4") == 3.0 and parse_number("12.") == 12.0 and parse_number("1" * 5000) is None
+    assert choice_accuracy(" B ", "B") == 1.0 and choice_accuracy("(B)", "B") == 0.0 and choice_accuracy("b", "B") == 0.0
+    assert choice_accuracy("(b)", "B", lenient=True) == 1.0
+    assert text_accuracy("The Red.", "red") == 1.0 and text_accuracy("dark red", "red") == 0.0
 
 
 def test_format_reward_needs_clean_turns_and_a_final_answer():

@@ -16,6 +16,7 @@ Envs can accept more grammars (e.g. :class:`VilasrGrammar`) by passing several t
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import zlib
@@ -192,23 +193,61 @@ def parse_tool_json(inner: str) -> tuple[str, dict[str, Any]]:
     return name, arguments
 
 
+# VILASR's format check (gcot.py): the whole turn must match this (re.fullmatch, DOTALL).
+_VILASR_TURN = re.compile(r"<think>(.*?)</think>\s*Action:\s*(.*?)(?=\n|$)", re.DOTALL)
+_ACTION_LINE = re.compile(r"^(?P<pre>.*?)Action\s*:[ \t]*(?P<rest>[^\n]*)", re.IGNORECASE | re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*```(?:json)?[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _literal(text: str, hint: str) -> Any:
+    """JSON, else a Python literal (the reference reads the list with ``ast.literal_eval``)."""
+    try:
+        return _loads(text, hint, "The action's JSON")
+    except ParseError as json_error:
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise json_error from None
+
+
+def _json_blocks(body: str) -> list[str]:
+    """The drawing JSON of a VILASR turn: every ```json fenced block, else the bare text after the action name."""
+    fences = list(_FENCE.finditer(body))
+    if not fences:
+        return [body] if body.strip() else []
+    blocks, i = [], 0
+    while i < len(fences):
+        start = fences[i].end()
+        end = fences[i + 1].start() if i + 1 < len(fences) else len(body)
+        blocks.append(body[start:end].split("</think>")[0])
+        i += 2
+    return blocks
+
+
 @dataclass
 class VilasrGrammar:
-    """VILASR's (arXiv 2506.09965) drawing turns: ``Action: Path Tracer`` followed by JSON.
+    """VILASR's (arXiv 2506.09965) turns, as its released prompt and ``gcot.py`` define them::
 
-    Example::
-
-        <think>…</think>
-        Action: Path Tracer
+        <think>…</think> Action: Path Tracer
         ```json
-        [{"start_point_2d": [30, 30], "end_point_2d": [90, 30], "label": "step 1"}]
+        [{"index": 1, "start_point_2d": [30, 30], "end_point_2d": [90, 30], "label": "step 1"}]
         ```
 
-    The JSON is the list of drawing items (drawn on the latest image) or an object with
-    ``image`` and the item list under ``items``. Answers use ``<answer>…</answer>``.
+        <think>…</think> Action: Answer
+        <answer>B</answer>
+
+    The JSON list may also follow the action name on the same line or the next without a
+    fence; a Python literal (single quotes) is read as the reference's ``ast.literal_eval``
+    does. Items are routed by their keys, as the reference does: ``bbox_2d`` items are boxes,
+    ``start_point_2d``/``end_point_2d`` items are paths, whatever the action's name; an item's
+    ``index`` is the 1-based image it is drawn on (``img_<index>``).
+
+    A turn is well formed (format reward) exactly when the reference's check passes: the turn
+    (surrounding whitespace aside) fullmatches ``<think>(.*?)</think>\\s*Action:\\s*(.*?)(?=\\n|$)``,
+    its JSON parses and every item has a ``label``; an answer turn holds ``<answer>…</answer>``.
 
     Args:
-        actions: display name → (tool name, argument holding the item list).
+        actions: display name (lower case) → (tool name, argument holding its items).
     """
 
     actions: dict[str, tuple[str, str]] = field(
@@ -218,47 +257,98 @@ class VilasrGrammar:
     min_compress_ratio: float = 0.05
 
     def describe(self) -> str:
-        names = ", ".join(a.title() for a in self.actions)
-        return f"Alternatively write 'Action: NAME' ({names}) followed by the JSON list of items."
+        names = "/".join(a.title() for a in self.actions)
+        return (
+            f"Alternatively, VILASR's format: <think>…</think> Action: [{names}] then the JSON list of items in a "
+            "```json block; to answer, <think>…</think> Action: Answer then <answer>…</answer>."
+        )
 
     def parse(self, text: str) -> ParsedAction:
         text = check_text(text, self.max_chars, self.min_compress_ratio)
-        hits = list(re.finditer(r"^\s*Action\s*:\s*([A-Za-z _-]+?)\s*$", text, re.MULTILINE))
+        hits = list(_ACTION_LINE.finditer(text))
         if not hits:
             raise ParseError("No 'Action: NAME' line found.", matched=False)
         if len(hits) > 1:
             raise ParseError(f"Found {len(hits)} 'Action:' lines; take exactly one action per turn.")
-        if re.search(r"<answer>", text, re.IGNORECASE):
-            raise ParseError("A turn may hold an action or an answer, not both.")
-        display = hits[0].group(1).strip().lower()
-        if display not in self.actions:
-            known = ", ".join(a.title() for a in self.actions)
-            raise ParseError(f"Unknown action {hits[0].group(1)!r}; known actions: {known}.")
-        tool, list_arg = self.actions[display]
-        body = text[hits[0].end() :].strip()
-        fence = re.match(r"```(?:json)?\s*(.*?)\s*```", body, re.DOTALL)
-        body = fence.group(1) if fence else body
-        obj = _loads(body, "Write the JSON list of items.", "The action's JSON")
-        if isinstance(obj, list):
-            arguments: dict[str, Any] = {list_arg: obj}
-        elif isinstance(obj, dict) and "items" in obj:
-            arguments = {k: v for k, v in obj.items() if k != "items"} | {list_arg: obj["items"]}
-        else:
-            raise ParseError("The action's JSON must be a list of items or an object with 'items'.")
-        think_m = re.search(r"<think>(.*?)</think>", text[: hits[0].start()], re.DOTALL | re.IGNORECASE)
+        hit = hits[0]
+        rest = hit.group("rest")
+        names = {**{n: None for n in self.actions}, "answer": None}
+        display = next((n for n in sorted(names, key=len, reverse=True) if rest.strip().lower().startswith(n)), None)
+        if display is None:
+            known = ", ".join(a.title() for a in names)
+            raise ParseError(f"Unknown action {rest.strip()[:40]!r}; known actions: {known}.")
+        before = text[: hit.start()] + hit.group("pre")
+        think_m = re.search(r"<think>(.*?)</think>", before, re.DOTALL | re.IGNORECASE)
+        think = think_m.group(1).strip() if think_m else None
+        name_end = hit.start("rest") + rest.lower().index(display) + len(display)
+        body = text[name_end:]
+        strict = _VILASR_TURN.fullmatch(text.strip()) is not None
+        issues = [] if strict else ["not in VILASR's '<think>…</think> Action: NAME' format"]
+        has_answer = re.search(r"<answer>", body, re.IGNORECASE) is not None
+        if display == "answer":
+            m = re.search(r"<answer>(.*?)</answer>", body, re.DOTALL | re.IGNORECASE)
+            if m is None:
+                raise ParseError("'Action: Answer' must be followed by <answer>…</answer>.")
+            answer = m.group(1).strip()
+            if not answer:
+                raise ParseError("The <answer> block is empty.")
+            fenced = body[: m.start()] + body[m.end() :]
+            if _FENCE.search(fenced) and not self._items_ok(fenced):
+                issues.append("a JSON block in the answer turn is not a list of labelled items")
+            return ParsedAction("answer", think, answer=answer, well_formed=not issues, format_issues=tuple(issues))
+        if has_answer:
+            raise ParseError("A turn may hold an action or an answer, not both: draw first, answer in a later turn.")
+        items, image = self._items(body)
+        tool, own = self.actions[display]
+        kinds = {"objects": [], "paths": []}
+        for item in items:
+            if isinstance(item, dict) and "bbox_2d" in item:
+                kinds["objects"].append(item)
+            elif isinstance(item, dict) and "start_point_2d" in item and "end_point_2d" in item:
+                kinds["paths"].append(item)
+            else:
+                kinds[own].append(item)  # let the tool's schema say what is wrong with it
+        other = "paths" if own == "objects" else "objects"
+        if not kinds[own] and kinds[other]:  # e.g. "Action: Object Mapper" with only paths: the reference draws them
+            tool = next(t for t, a in self.actions.values() if a == other)
+            own, other = other, own
+        arguments: dict[str, Any] = {own: kinds[own]}
+        if kinds[other]:
+            arguments[other] = kinds[other]
+        if image is not None:
+            arguments["image"] = image
+        if not all(isinstance(i, dict) and "label" in i for i in items):
+            issues.append("every drawing item needs a label")
         return ParsedAction(
-            "tool_call",
-            think_m.group(1).strip() if think_m else None,
-            tool=tool,
-            arguments=arguments,
-            well_formed=think_m is not None,
-            format_issues=() if think_m else ("missing <think> block",),
+            "tool_call", think, tool=tool, arguments=arguments, well_formed=not issues, format_issues=tuple(issues)
         )
+
+    def _items(self, body: str) -> tuple[list[Any], Any]:
+        """The items of every JSON block, and the ``image`` of an ``{"image": …, "items": […]}`` object."""
+        blocks = _json_blocks(body)
+        if not blocks:
+            raise ParseError("The action needs its JSON list of items, e.g. ```json\n[{…, \"label\": …}]\n```.")
+        items: list[Any] = []
+        image = None
+        for block in blocks:
+            obj = _literal(block, "Write the JSON list of items, each with a label.")
+            if isinstance(obj, dict) and isinstance(obj.get("items"), list):
+                image, obj = obj.get("image", image), obj["items"]
+            if not isinstance(obj, list):
+                raise ParseError("The action's JSON must be a list of items (or an object with 'items').")
+            items.extend(obj)
+        return items, image
+
+    def _items_ok(self, body: str) -> bool:
+        try:
+            return all(isinstance(i, dict) and "label" in i for i in self._items(body)[0])
+        except ParseError:
+            return False
 
 
 @dataclass
 class ChainGrammar:
-    """Try grammars in order; the first that parses wins, else the error of the first grammar that recognised the turn."""
+    """Try grammars in order (see :meth:`parse`); errors come from the first grammar that recognised the turn."""
 
     grammars: list[Grammar]
 
@@ -270,10 +360,23 @@ class ChainGrammar:
         return " ".join(g.describe() for g in self.grammars)
 
     def parse(self, text: str) -> ParsedAction:
+        """The first well-formed parse, else the first parse, else the most relevant error.
+
+        A VILASR answer turn (``<think>…</think> Action: Answer`` + ``<answer>``) also parses
+        under the default grammar, with text outside its blocks; the grammar that reads it as
+        well formed wins.
+        """
         errors: list[ParseError] = []
+        first: ParsedAction | None = None
         for grammar in self.grammars:
             try:
-                return grammar.parse(text)
+                parsed = grammar.parse(text)
             except ParseError as err:
                 errors.append(err)
+                continue
+            if parsed.well_formed:
+                return parsed
+            first = first or parsed
+        if first is not None:
+            return first
         raise next((e for e in errors if e.matched), errors[0])

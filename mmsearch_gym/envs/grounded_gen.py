@@ -106,6 +106,7 @@ class GroundedGenEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/GroundedGen-v0"
+    component_names = ("image", "text", "n_refs", "overall")
     intro = (
         "You are a helpful assistant for grounding prompts for image generation. The user asks for an image of "
         "something you cannot know from memory: search for the missing world knowledge and visual references, "

@@ -12,7 +12,7 @@ from ..core.env import Score, Task, ToolEnv, _check_int
 from ..core.grammar import ChainGrammar, DefaultGrammar, VilasrGrammar
 from ..core.images import DEFAULT_MAX_BYTES
 from ..core.tool import ToolContext
-from ..rewards.vilasr import format_reward, mean_relative_accuracy, overall_reward, parse_choice, parse_number
+from ..rewards.vilasr import choice_accuracy, format_reward, numeric_accuracy, overall_reward
 from ..tasks.maze import MOVE_NAMES, MOVES, Geometry, Maze, format_moves, generate_maze, make_choices, parse_moves, render_maze, render_text
 from ..tools.draw import ObjectMapperTool, PathTracerTool, _num
 
@@ -35,22 +35,26 @@ class MazeEnv(ToolEnv):
     ## Action Space
     ``FreeText``: one model turn, ``<think>…</think>`` then one
     ``<tool_call>{"name": …, "arguments": {…}}</tool_call>`` or ``<answer>…</answer>``.
-    VILASR's ``Action: Path Tracer`` + JSON list is accepted too.
+    VILASR's turns are accepted and scored as its code scores them:
+    ``<think>…</think> Action: Path Tracer`` + a ```` ```json ```` list, and
+    ``<think>…</think> Action: Answer`` + ``<answer>…</answer>`` (see ``VilasrGrammar``).
 
     ## Observation Space
     ``Dict(text=FreeText, images=Sequence(ImageSpace))``: the prompt and maze image at reset,
     then the tool's answer (or an error) and the new drawn image.
 
     ## Tools
-    - ``path_tracer(image?, paths=[{start_point_2d, end_point_2d, label?}])``: black lines
-      (width 4), red start dot, blue end dot. With ``snap_radius`` set, each endpoint must lie
-      within that many cells of a cell centre.
-    - ``object_mapper(image?, objects=[{bbox_2d, label?}])``: coloured labelled boxes.
+    - ``path_tracer(image?, paths=[{start_point_2d, end_point_2d, label, index?}])``: black
+      lines (width 4), red start dot, blue end dot (radius 4). With ``snap_radius`` set, each
+      endpoint must lie within that many cells of a cell centre.
+    - ``object_mapper(image?, objects=[{bbox_2d, label, index?}])``: boxes in named colours.
+    Drawn items are kept by label and all redrawn on the original maze at every call (a label
+    drawn again replaces its item), as VILASR's code does (``mmsearch_gym.tools.draw``).
 
     ## Rewards
     At the end only: ``overall = 0.5·acc + 0.5·format if acc > 0 else 0``; ``format`` is 1 when
-    every turn was well formed and error free; ``acc`` is 1/0 for ``moves`` and ``choice`` and
-    MRA for ``count``. ``info["reward_components"] = {"accuracy", "format", "overall"}``.
+    every turn was well formed and error free; ``acc`` is 1/0 for ``moves``, an exact match
+    after strip for ``choice`` (``lenient_choice=True`` reads ``(b)`` as ``B``) and MRA for ``count``. ``info["reward_components"] = {"accuracy", "format", "overall"}``.
 
     ## Starting State
     A new maze (size drawn from ``[min_size, max_size]`` unless ``size`` is given), start and
@@ -74,6 +78,7 @@ class MazeEnv(ToolEnv):
       per choice question (2–6).
     - ``cell_px``: pixels per cell (16–128); ``text_maze``: also give an ASCII maze in the prompt.
     - ``snap_radius``: path endpoints must be within this many cells of a cell centre (None: off).
+    - ``lenient_choice``: read the option letter out of a choice answer instead of VILASR's exact match.
     - ``max_turns`` (10), ``fatal_k`` (3), ``max_images`` (45), ``max_image_bytes`` (256 MiB: the
       episode's images together), ``render_mode``: as in ``ToolEnv``.
 
@@ -98,6 +103,7 @@ class MazeEnv(ToolEnv):
         cell_px: int = 48,
         text_maze: bool = False,
         snap_radius: float | None = 0.5,
+        lenient_choice: bool = False,
         max_turns: int = 10,
         fatal_k: int = 3,
         max_images: int = 45,
@@ -124,6 +130,9 @@ class MazeEnv(ToolEnv):
         if snap_radius is not None and (isinstance(snap_radius, bool) or not (isinstance(snap_radius, (int, float)) and 0 < snap_radius <= 1)):
             raise ValueError(f"snap_radius must be a number in (0, 1] (cells) or None, got {snap_radius!r}")
         self.snap_radius = snap_radius
+        if not isinstance(lenient_choice, bool):
+            raise ValueError(f"lenient_choice must be True or False, got {lenient_choice!r}")
+        self.lenient_choice = lenient_choice
         tools = [PathTracerTool(point_check=self._check_point if snap_radius else None), ObjectMapperTool()]
         grammar = ChainGrammar([DefaultGrammar(), VilasrGrammar()])
         max_side = self.geometry.margin * 2 + hi * self.geometry.cell_px
@@ -199,10 +208,9 @@ class MazeEnv(ToolEnv):
                 details["readable"] = moves is not None
                 details["shortest"] = bool(accuracy and len(moves or []) == len(self.maze.solution))
             elif qtype == "choice":
-                accuracy = float(parse_choice(answer, self.n_choices) == self.task.answer)
+                accuracy = choice_accuracy(answer, self.task.answer, self.lenient_choice, self.n_choices)
             else:
-                number = parse_number(answer)
-                accuracy = mean_relative_accuracy(number, float(self.task.answer)) if number is not None else 0.0
+                accuracy = numeric_accuracy(answer, float(self.task.answer))
         fmt = format_reward(self.episode_record().turns)
         overall = overall_reward(accuracy, fmt)
         return Score(overall, {"accuracy": accuracy, "format": fmt, "overall": overall}, accuracy >= 1.0, details)
@@ -214,9 +222,10 @@ class MazeEnv(ToolEnv):
         drew = any(t.tool == "path_tracer" and t.step_error is None for t in self.episode_record().turns)
         if not drew and self._turn < self.max_turns - 1:
             paths, cell = [], self.maze.start
-            for run in _straight_runs(self.maze.solution):
+            for k, run in enumerate(_straight_runs(self.maze.solution), 1):
                 nxt = (cell[0] + MOVES[run[0]][0] * len(run), cell[1] + MOVES[run[0]][1] * len(run))
-                paths.append({"start_point_2d": list(self.geometry.center(cell)), "end_point_2d": list(self.geometry.center(nxt))})
+                paths.append({"start_point_2d": list(self.geometry.center(cell)), "end_point_2d": list(self.geometry.center(nxt)),
+                              "label": f"step {k}"})  # fmt: skip
                 cell = nxt
             call = {"name": "path_tracer", "arguments": {"image": "img_1", "paths": paths}}
             return f"<think>I trace the route from S to G cell by cell to check it.</think><tool_call>{json.dumps(call)}</tool_call>"

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-DATASETS = ("deep_search", "grounded_gen")
+DATASETS = ("deep_search", "spatial_draw", "grounded_gen")
 
 
 def register(subparsers: Any) -> None:
@@ -63,6 +63,8 @@ def _cmd_build(args: argparse.Namespace, console: Console) -> int:
     if args.n < 1 or args.seed < 0:
         console.print("[red]--n must be >= 1 and --seed >= 0[/red]")
         return 2
+    if args.dataset == "spatial_draw":
+        return _build_spatial_draw(args, console)
     if args.world and not (Path(args.world) / "manifest.json").is_file():
         console.print(
             f"[red]{args.world} is not a built world; run `mmsearch-gym world build --out {args.world}`[/red]"
@@ -75,6 +77,20 @@ def _cmd_build(args: argparse.Namespace, console: Console) -> int:
     env_kwargs = {"min_hops": args.min_hops, "max_hops": args.max_hops} if args.dataset == "deep_search" else {}
     try:
         manifest = build_dataset(args.out, args.split, args.n, args.seed, backend=backend, env_kwargs=env_kwargs)
+    except (ValueError, RuntimeError, OSError) as err:
+        console.print(f"[red]{err}[/red]")
+        return 1
+    console.print(f"wrote {manifest['n']} {args.split} items to {args.out} in {time.perf_counter() - start:.1f} s")
+    _print_manifest(manifest, console)
+    return 0
+
+
+def _build_spatial_draw(args: argparse.Namespace, console: Console) -> int:
+    from .spatial_draw.data import build_dataset as build_spatial
+
+    start = time.perf_counter()
+    try:
+        manifest = build_spatial(args.out, args.split, args.n, args.seed)
     except (ValueError, RuntimeError, OSError) as err:
         console.print(f"[red]{err}[/red]")
         return 1
@@ -135,7 +151,7 @@ def _print_manifest(manifest: dict[str, Any], console: Console) -> None:
     table = Table(title=f"{manifest.get('kind')} · split {manifest.get('split')} · seed {manifest.get('seed')}")
     table.add_column("field")
     table.add_column("value")
-    for key in ("n", "hops", "anchors", "difficulty", "categories", "compositions", "rejected", "oracle_failures", "world"):
+    for key in ("n", "hops", "anchors", "difficulty", "categories", "compositions", "rejected", "oracle_failures", "world", "scales", "task_types", "metrics"):
         if key in manifest:
             table.add_row(key, json.dumps(manifest[key]) if isinstance(manifest[key], dict) else str(manifest[key]))
     console.print(table)

@@ -9,8 +9,9 @@ A dataset folder::
 
 Real data plugs in with the same ``tasks.jsonl``: at least ``task_id``, ``question`` and
 ``gt_path`` (Gen-Searcher's ``gt_image``), optionally ``category`` and ``subjects``. Files are
-read through :func:`read_dataset_image`, which refuses paths that leave the folder and images
-over a pixel budget.
+read through :mod:`mmsearch_gym.core.safe_io`: paths that leave the folder and images over the
+pixel budget are refused, every row and picture is checked when the dataset is opened, and
+errors name ``tasks.jsonl:LINE``.
 """
 
 from __future__ import annotations
@@ -23,39 +24,32 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ...core.safe_io import DatasetError, at, check_image, confined_path, iter_jsonl, open_image
 from .tasks import GroundedGenTask
 
 SPLITS = ("rl", "sft")
 FORMAT = 1
-MAX_PIXELS = 16_000_000
+MAX_PIXELS = 16_000_000  # the env's image store's limits
+MAX_SIDE = 4096
 MAX_FILE_BYTES = 64_000_000
 
 
-def read_dataset_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_dataset_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> np.ndarray:
     """An RGB array of the image ``rel`` inside the dataset folder ``root``.
 
-    Refuses absolute paths, paths (or links) that resolve outside ``root``, files over
-    ``MAX_FILE_BYTES`` and images over ``max_pixels`` (checked from the header, before decoding).
+    Refuses absolute paths, ``..``, links that resolve outside ``root``, files over
+    ``MAX_FILE_BYTES`` and images over ``max_pixels`` / ``max_side`` (from the header, before decoding).
     """
-    base = Path(root).resolve()
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or "\x00" in rel:
-        raise ValueError(f"image paths must be relative to the dataset folder, got {str(rel)[:100]!r}")
-    path = (base / rel).resolve()
-    if not path.is_relative_to(base):
-        raise ValueError(f"image path {rel[:100]!r} leaves the dataset folder {base}")
-    if not path.is_file():
-        raise FileNotFoundError(f"image {rel[:100]!r} does not exist in {base}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ValueError(f"image {rel[:100]!r} is over {MAX_FILE_BYTES} bytes")
-    with Image.open(path) as im:
-        w, h = im.size
-        if w * h > max_pixels:
-            raise ValueError(f"image {rel[:100]!r} is {w}×{h}, over {max_pixels} pixels")
-        return np.asarray(im.convert("RGB"))
+    path = confined_path(root, rel)
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise DatasetError(f"image {rel[:100]!r} is over {MAX_FILE_BYTES} bytes")
+    return open_image(path, max_pixels, max_side)
 
 
-def load_tasks(root: str | Path) -> list[GroundedGenTask]:
-    """The tasks of a dataset folder (ground-truth pictures are read when a task is played)."""
+def load_tasks(root: str | Path, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> list[GroundedGenTask]:
+    """The tasks of a dataset folder, every row and ground-truth picture checked now (inside the
+    folder, within the limits, not damaged); pictures are decoded when a task is played. Errors are
+    :class:`~mmsearch_gym.core.safe_io.DatasetError` naming ``tasks.jsonl:LINE``."""
     root = Path(root)
     path = root / "tasks.jsonl"
     if not path.is_file():
@@ -64,20 +58,25 @@ def load_tasks(root: str | Path) -> list[GroundedGenTask]:
             "or write one task per line with task_id, question and gt_path"
         )
     tasks = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                if not isinstance(d, dict):
-                    raise ValueError("a task must be a JSON object")
-                d.setdefault("gt_path", d.pop("gt_image", None))
-                tasks.append(GroundedGenTask.from_json(d))
-            except (ValueError, TypeError) as err:
-                raise ValueError(f"{path}:{line_no}: {err}") from None
+    for line_no, d in iter_jsonl(path):
+        try:
+            if not isinstance(d, dict):
+                raise ValueError("a task must be a JSON object")
+            d.setdefault("gt_path", d.pop("gt_image", None))
+            task = GroundedGenTask.from_json(d)
+            if task.gt_path is not None:
+                try:
+                    gt = confined_path(root, task.gt_path)
+                    if gt.is_file() and gt.stat().st_size > MAX_FILE_BYTES:
+                        raise DatasetError(f"image {task.gt_path[:100]!r} is over {MAX_FILE_BYTES} bytes")
+                    check_image(gt, max_pixels, max_side)
+                except DatasetError as err:
+                    raise at("gt_path", err) from None
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # DatasetError is a ValueError
+            raise at(f"{path}:{line_no}", err) from None
+        tasks.append(task)
     if not tasks:
-        raise ValueError(f"{path} holds no tasks")
+        raise DatasetError(f"{path} holds no tasks")
     return tasks
 
 
