@@ -40,6 +40,18 @@ cascade-fatal (dropped, and clamped). Caveat: a cascade trajectory whose tokens 
 on were cut from the batch (truncated to a fixed width) has no token at turn >= f and is read
 as unanswered. The mask is the same either way: an unanswered trajectory has no token at
 turn >= f, so it keeps all of them.
+
+``hard_mask`` (the baseline of the paper's ablation, "the hard-masking baseline of
+Vision-DeepResearch"; the release keeps it as ``_should_mask_episode`` in
+``deepresearch_workflow.py``, replaced there by the fatal index): every token of a flagged
+trajectory leaves the loss, and so does every token of an answered one with more than half
+of its turns in error. Such trajectories still count in their group's baseline with their
+reward (the release filters them out after computing advantages). Error turns are read from
+the batch: an answered trajectory's turns are its valid tool calls, its answer and its
+errors, so errors = turns - ``n_valid_tool_calls`` - 1. It overrides ``mask_fatal``.
+The ablation's four arms are then: vanilla GRPO (``clamp_fatal=False, mask_fatal=False``),
+hard mask (``hard_mask=True, clamp_fatal=False``), fatal mask (``clamp_fatal=False``) and
+full (the defaults).
 """
 
 from __future__ import annotations
@@ -73,6 +85,7 @@ class FatalGRPOConfig(GroupNormConfig):
     clamp_unanswered: bool = True
     mask_fatal: bool = True
     drop_from_group: bool = False
+    hard_mask: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -110,6 +123,8 @@ class FatalGRPO(Algorithm):
 
     def loss_mask(self, batch: EpisodeBatch, rewards: Tensor) -> Tensor:
         mask = batch.response_mask
+        if self.config.hard_mask:
+            return mask & ~hard_masked(batch)[:, None]
         if self.config.mask_fatal:
             flagged = (batch.fatal_turn >= 0)[:, None]
             mask = mask & ~(flagged & (batch.turn_index >= batch.fatal_turn[:, None]))
@@ -121,3 +136,11 @@ def unanswered(batch: EpisodeBatch) -> Tensor:
     answer rather than by an error cascade (f = number of turns). f = 0 samples are False."""
     last_turn = batch.turn_index.max(dim=1).values  # NO_TURN (-1) for a row without response tokens
     return (batch.fatal_turn > 0) & (last_turn < batch.fatal_turn)
+
+
+def hard_masked(batch: EpisodeBatch) -> Tensor:
+    """[B] bool: trajectories the hard mask drops whole: flagged ones (f >= 0), and answered ones
+    with more than half of their turns in error (turns - valid tool calls - the answer)."""
+    turns = (batch.turn_index.max(dim=1).values + 1).clamp(min=0)
+    errors = (turns - batch.n_valid_tool_calls - 1).clamp(min=0)
+    return (batch.fatal_turn >= 0) | (2 * errors > turns)

@@ -49,8 +49,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
-# Pre-tokens: single drawing characters and whitespace, digit runs, words with their space.
-_PRETOKEN = r"[+|\-]|\s| ?\d+| ?[^\s\d+|\-]+"
+# Pre-tokens: single drawing characters, digit runs and words, each with the space before it,
+# then any other whitespace alone (listed last: first, it would split every space off its word).
+_PRETOKEN = r"[+|\-]| ?\d+| ?[^\s\d+|\-]+|\s"
 
 
 def maze_corpus(episodes: int = 160, seed: int = 0) -> Iterator[str]:
