@@ -215,65 +215,65 @@ def run_seed(args: argparse.Namespace, seed: int, console: Any) -> dict[str, Any
     return {"heldout": heldout, "stages": stages}
 
 
-def stage_table(results: dict[int, dict[str, Any]], arms: list[str]) -> list[dict[str, Any]]:
-    """One row per (arm, evaluation tag): mean and 95% t-interval over seeds of each metric."""
-    rows = []
-    seeds = sorted(results)
-    for arm in arms:
-        tags = ["before", "after_sft"] + list(results[seeds[0]]["stages"][arm]["evals"])
-        for tag in tags:
-            source = "sft" if tag in ("before", "after_sft") else arm
-            per_seed = [results[s]["stages"][source]["evals"].get(tag) for s in seeds]
-            if any(e is None for e in per_seed):
-                continue
-            row: dict[str, Any] = {"arm": arm, "tag": tag}
-            for key in ("success_rate", "sampled_success_rate", "fatal_rate", "sampled_fatal_rate", "turns_mean"):
-                if key in per_seed[0]:
-                    row[key] = t_interval([e[key] for e in per_seed])
-            rows.append(row)
-    return rows
+METRICS = (
+    ("success_rate", "success (greedy)"),
+    ("sampled_success_rate", "success (sampled)"),
+    ("sampled_cascade_rate", "fatal cascades (sampled)"),
+    ("sampled_turns_mean", "turns (sampled)"),
+)
 
 
-def gains(results: dict[int, dict[str, Any]], arm: str, key: str) -> Any:
-    """Paired RL − SFT gain of ``key`` on held-out tasks, seed by seed, with its t-interval."""
-    diffs = [
-        r["stages"][arm]["evals"]["after_rl"][key] - r["stages"]["sft"]["evals"]["after_sft"][key]
-        for r in results.values()
-    ]
-    return t_interval(diffs), diffs
+def evals_of(result: dict[str, Any], arm: str) -> dict[str, dict[str, Any]]:
+    """A seed's held-out evaluations along one arm: the SFT stage's, then the arm's RL stage's."""
+    return {**result["stages"]["sft"]["evals"], **result["stages"][arm]["evals"]}
 
 
-def report(results: dict[int, dict[str, Any]], arms: list[str], console: Any) -> None:
+def _cell(values: list[float], key: str) -> str:
+    iv = t_interval(values)
+    scale, unit = (1.0, "") if "turns" in key else (100.0, "%")
+    if iv.n == 1:
+        return f"{iv.mean * scale:.1f}{unit}"
+    return f"{iv.mean * scale:.1f} ± {iv.half_width * scale:.1f}{unit}"
+
+
+def report(results: dict[int, dict[str, Any]], arms: list[str], console: Any) -> dict[str, Any]:
+    """Print every stage's held-out numbers (mean ± 95% t-interval half-width over seeds), the paired
+    RL − SFT gains and the time per stage; return the gains."""
+    from rich.markup import escape
     from rich.table import Table
 
-    n = len(results)
-    table = Table(title=f"held-out MazeWalk-v0 (test layouts), mean ± 95% t-interval over {n} seed(s)")
-    for col in ("arm", "stage", "success (greedy)", "success (sampled)", "fatal rate (sampled)", "turns (greedy)"):
+    seeds = sorted(results)
+    table = Table(title=f"held-out MazeWalk-v0 tasks (test layouts): mean ± 95% t-interval, {len(seeds)} seed(s)")
+    for col in ("arm", "stage", *(label for _, label in METRICS)):
         table.add_column(col)
-    for row in stage_table(results, arms):
-        cells = [row.get(k) for k in ("success_rate", "sampled_success_rate", "sampled_fatal_rate")]
-        turns = row.get("turns_mean")
-        table.add_row(
-            row["arm"], row["tag"], *(f"{c:pct}" if c is not None and n > 1 else f"{c.mean:.1%}" if c else "-" for c in cells),
-            f"{turns.mean:.1f}" if turns else "-",
-        )
-    console.print(table)
     for arm in arms:
-        for key, label in (("success_rate", "greedy"), ("sampled_success_rate", "sampled")):
-            if key in results[next(iter(results))]["stages"]["sft"]["evals"]["after_sft"]:
-                iv, diffs = gains(results, arm, key)
-                shown = f"{iv:pct}" if n > 1 else f"{iv.mean * 100:+.1f}"
-                console.print(f"RL − SFT [{arm}, {label}]: {shown} points; per seed {[round(d * 100, 1) for d in diffs]}")
-    for seed, r in sorted(results.items()):
-        st = r["stages"]
-        first = next(a for a in arms)
-        wall = st["model"]["wall_s"] + st["sft"]["wall_s"] + st[first]["wall_s"]
-        cpu = st["model"]["cpu_s"] + st["sft"]["cpu_s"] + st[first]["cpu_s"]
-        arm_s = ", ".join(f"{a} {st[a]['wall_s']:.0f}/{st[a]['cpu_s']:.0f}" for a in arms)
+        per_seed = [evals_of(results[s], arm) for s in seeds]
+        for tag in [t for t in per_seed[0] if all(t in e for e in per_seed)]:
+            keys = [k for k, _ in METRICS if k in per_seed[0][tag]]
+            table.add_row(arm, tag, *(_cell([e[tag][k] for e in per_seed], k) for k in keys))
+    console.print(table)
+    gains: dict[str, Any] = {}
+    for arm in arms:
+        for key, label in METRICS[:3]:
+            pairs = [(evals_of(results[s], arm).get("after_sft"), evals_of(results[s], arm).get("after_rl")) for s in seeds]
+            if any(a is None or b is None or key not in a for a, b in pairs):
+                continue
+            diffs = [b[key] - a[key] for a, b in pairs]
+            iv = gains[f"{arm}/{key}"] = t_interval(diffs)
+            shown = f"{iv:pct}" if iv.n > 1 else f"{iv.mean * 100:+.1f}"
+            per = ", ".join(f"{d * 100:+.1f}" for d in diffs)
+            console.print(escape(f"RL − SFT, {arm}, {label}: {shown} points [per seed: {per}]"))
+    for seed in seeds:
+        st = results[seed]["stages"]
+        first = arms[0]
+        wall = sum(st[k]["wall_s"] for k in ("model", "sft", first))
+        cpu = sum(st[k]["cpu_s"] for k in ("model", "sft", first))
+        per_arm = ", ".join(f"{a} {st[a]['wall_s']:.0f}/{st[a]['cpu_s']:.0f}" for a in arms)
         console.print(
-            f"seed {seed}: model+SFT+{first}: wall {wall:.0f} s, CPU {cpu:.0f} s "
-            f"(SFT {st['sft']['wall_s']:.0f}/{st['sft']['cpu_s']:.0f}; RL wall/CPU s: {arm_s})"
+            f"seed {seed}: model + SFT + {first}: wall {wall:.0f} s, CPU {cpu:.0f} s "
+            f"(SFT {st['sft']['wall_s']:.0f}/{st['sft']['cpu_s']:.0f}; RL wall/CPU s: {per_arm})"
         )
+    return gains
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -306,8 +306,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {seed: run_seed(args, seed, console) for seed in args.seeds}
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
-    report(results, args.arms, console)
-    return {"results": results, "out": str(out)}
+    gains = report(results, args.arms, console)
+    return {"results": results, "gains": gains, "out": str(out)}
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def group_batch():
         attention[row, : 2 * len(kinds)] = True  # prompt + turns + replies (the last turn has no reply)
         for t in range(len(kinds)):
             turn[row, 1 + 2 * t] = t
-    return EpisodeBatch.from_records(records, torch.zeros(4, T, dtype=torch.long), turn >= 0, turn, attention_mask=attention)
+    ids = torch.zeros(4, T, dtype=torch.long)
+    return EpisodeBatch.from_records(records, ids, turn >= 0, turn, attention_mask=attention)
 
 
 # RLOO over 1, 0, 0, .5 (sum 1.5): A_i = r_i - (1.5 - r_i)/3

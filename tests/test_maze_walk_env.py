@@ -13,7 +13,8 @@ ENV_ID = "mmsearch_gym/MazeWalk-v0"
 
 
 def move(direction: str) -> str:
-    return f'<think>{direction}</think><tool_call>{json.dumps({"name": "move", "arguments": {"direction": direction}})}</tool_call>'
+    call = json.dumps({"name": "move", "arguments": {"direction": direction}})
+    return f"<think>{direction}</think><tool_call>{call}</tool_call>"
 
 
 def blocked(env: MazeWalkEnv) -> list[str]:
@@ -74,7 +75,8 @@ def test_format_gates_the_reward_and_a_wrong_answer_scores_zero():
 
     env.reset(seed=1)
     _, reward, terminated, _, info = env.step("<think>here?</think><answer>done</answer>")  # still on S
-    assert terminated and reward == 0.0 and not info["success"] and info["evaluation"]["position"] == list(base.maze.start)
+    assert terminated and reward == 0.0 and not info["success"]
+    assert info["evaluation"]["position"] == list(base.maze.start)
 
 
 def test_bad_arguments_and_constructor_checks():
@@ -86,7 +88,8 @@ def test_bad_arguments_and_constructor_checks():
     open_dir = next(d for d in "UDLR" if base.maze.can_move(base.position, d))
     obs, _, _, _, info = env.step(move(open_dir))
     r, c = base.position
-    assert info["step_error"] is None and obs["text"] == f"<tool_response>Moved {open_dir}: row {r}, column {c}.</tool_response>"
+    assert info["step_error"] is None
+    assert obs["text"] == f"<tool_response>Moved {open_dir}: row {r}, column {c}.</tool_response>"
     for kwargs, message in (
         ({"split": "eval"}, "split must be one of"),
         ({"oracle_error_rate": 1.5}, "oracle_error_rate"),

@@ -26,7 +26,8 @@ class EvenTokenFatalGRPO(FatalGRPO):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     tok = tiny.default_tokenizer(episodes=40)
-    return tiny.save_tiny_model(tmp_path_factory.mktemp("m") / "model", "text", tokenizer=tok, hidden=32, layers=1, heads=2)
+    path = tmp_path_factory.mktemp("m") / "model"
+    return tiny.save_tiny_model(path, "text", tokenizer=tok, hidden=32, layers=1, heads=2)
 
 
 @pytest.fixture(autouse=True)

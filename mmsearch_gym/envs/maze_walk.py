@@ -27,7 +27,8 @@ def layout_split(maze: Maze, test_fraction: float) -> str:
     a layout falls in the same split whatever the seed: a held-out layout is never seen in
     training, with any start or goal.
     """
-    key = f"{maze.rows}x{maze.cols}:".encode() + maze.open_east.astype(np.uint8).tobytes() + maze.open_south.astype(np.uint8).tobytes()
+    walls = maze.open_east.astype(np.uint8).tobytes() + maze.open_south.astype(np.uint8).tobytes()
+    key = f"{maze.rows}x{maze.cols}:".encode() + walls
     u = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
     return "test" if u < test_fraction else "train"
 
@@ -110,6 +111,8 @@ class MazeWalkEnv(ToolEnv):
     - ``size``: fixed side (2–12), or None to draw it from ``[min_size, max_size]`` (3 and 4).
     - ``split``: ``all``, ``train`` or ``test``; ``test_fraction``: share of layouts held out (0.2).
     - ``max_turns``: turns per episode (None: ``2·size²``); ``fatal_k`` (3); ``render_mode``: ``ansi``.
+    - ``show_exits``: also name the open directions of the agent's cell, in the prompt and after
+      each move (no wall need be read off the drawing; the way to G still must).
     - ``image``: also show the maze as an image at reset (True).
     - ``oracle_error_rate``: chance per turn that the scripted oracle first bumps into a wall
       (SFT data with error turns, as real agent data has); 0 (default) is a perfect oracle.
@@ -134,6 +137,7 @@ class MazeWalkEnv(ToolEnv):
         max_turns: int | None = None,
         fatal_k: int = 3,
         oracle_error_rate: float = 0.0,
+        show_exits: bool = False,
         image: bool = True,
         render_mode: str | None = None,
     ):
@@ -152,13 +156,18 @@ class MazeWalkEnv(ToolEnv):
         if split == "test" and test_fraction == 0:
             raise ValueError("split='test' needs test_fraction > 0")
         self.test_fraction = float(test_fraction)
+        if not isinstance(show_exits, bool):
+            raise ValueError(f"show_exits must be True or False, got {show_exits!r}")
+        self.show_exits = show_exits
         if not isinstance(image, bool):
             raise ValueError(f"image must be True or False, got {image!r}")
         self.image = image
         self.oracle_error_rate = float(oracle_error_rate)
         largest = self.size or self.max_size
         turns = _check_int("max_turns", max_turns, 2, 1000) if max_turns is not None else 2 * largest * largest
-        super().__init__([MoveTool(self._walk)], max_turns=turns, fatal_k=fatal_k, max_images=1, render_mode=render_mode)
+        super().__init__(
+            [MoveTool(self._walk)], max_turns=turns, fatal_k=fatal_k, max_images=1, render_mode=render_mode
+        )
         self.maze: Maze | None = None
         self.position = (0, 0)
         self.moves: list[str] = []
@@ -169,7 +178,9 @@ class MazeWalkEnv(ToolEnv):
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; valid: size")
         size = options.get("size", self.size)
-        size = _check_int("size", size, *SIZE_RANGE) if size is not None else int(rng.integers(self.min_size, self.max_size + 1))
+        if size is None:
+            size = int(rng.integers(self.min_size, self.max_size + 1))
+        size = _check_int("size", size, *SIZE_RANGE)
         for _ in range(10_000):
             maze = generate_maze(size, size, rng)
             if self.split == "all" or layout_split(maze, self.test_fraction) == self.split:
@@ -180,7 +191,7 @@ class MazeWalkEnv(ToolEnv):
         prompt = (
             f"Walk from S to G through this {size}x{size} maze. Call move with U, D, L or R to go one cell; "
             "a wall blocks the move. When you are on G, answer <answer>done</answer>.\n"
-            f"You are on S at {_where(maze.start)}. G is at {_where(maze.goal)}.\n\n{render_text(maze)}"
+            f"You are on S at {_where(maze.start)}.{self._exits()} G is at {_where(maze.goal)}.\n\n{render_text(maze)}"
         )
         meta = {"size": size, "start": list(maze.start), "goal": list(maze.goal), "shortest_length": len(maze.solution),
                 "split": layout_split(maze, self.test_fraction) if self.test_fraction else "train"}
@@ -191,12 +202,19 @@ class MazeWalkEnv(ToolEnv):
     def _walk(self, direction: str) -> str:
         assert self.maze is not None
         if not self.maze.can_move(self.position, direction):
-            raise ToolError(StepError.TOOL_FAILED, f"A wall blocks {direction} at {_where(self.position)}. You stay there.")
+            where = _where(self.position)
+            raise ToolError(StepError.TOOL_FAILED, f"A wall blocks {direction} at {where}. You stay there.")
         dr, dc = MOVES[direction]
         self.position = (self.position[0] + dr, self.position[1] + dc)
         self.moves.append(direction)
         on_goal = " You are on G: answer now." if self.position == self.maze.goal else ""
-        return f"Moved {direction}: {_where(self.position)}.{on_goal}"
+        return f"Moved {direction}: {_where(self.position)}.{self._exits()}{on_goal}"
+
+    def _exits(self) -> str:
+        if not self.show_exits:
+            return ""
+        assert self.maze is not None
+        return " Open: " + ", ".join(d for d in DIRECTIONS if self.maze.can_move(self.position, d)) + "."
 
     # ---- reward --------------------------------------------------------------------------
     def _score(self, answer: str | None) -> Score:
@@ -204,22 +222,26 @@ class MazeWalkEnv(ToolEnv):
         accuracy = float(answer is not None and self.position == self.maze.goal)
         fmt = format_score(self.episode_record().turns, self._fatal_turn)
         details = {"moves": list(self.moves), "shortest_length": len(self.maze.solution), "position": list(self.position)}
-        return Score(fmt * accuracy, {"accuracy": accuracy, "format": fmt, "overall": fmt * accuracy}, accuracy >= 1.0, details)
+        components = {"accuracy": accuracy, "format": fmt, "overall": fmt * accuracy}
+        return Score(fmt * accuracy, components, accuracy >= 1.0, details)
 
     # ---- scripted agents -----------------------------------------------------------------
     def oracle_action(self) -> str:
         """The next move of the shortest route from where the agent stands (so it recovers from
-        any detour), or the answer on G; with ``oracle_error_rate``, sometimes a wall bump first."""
+        any detour), or the answer on G; with ``oracle_error_rate``, sometimes a wall bump first.
+        Its thought names the open directions of the cell."""
         assert self.maze is not None
         if self.position == self.maze.goal:
             return "<think>on G</think><answer>done</answer>"
-        walls = [d for d in DIRECTIONS if not self.maze.can_move(self.position, d)]
-        if self.oracle_error_rate and walls and self._turn < self.max_turns - 1 and self.np_random.random() < self.oracle_error_rate:
+        exits = [d for d in DIRECTIONS if self.maze.can_move(self.position, d)]
+        walls = [d for d in DIRECTIONS if d not in exits]
+        can_err = bool(walls) and self._turn < self.max_turns - 1
+        if can_err and self.oracle_error_rate and self.np_random.random() < self.oracle_error_rate:
             move = walls[int(self.np_random.integers(len(walls)))]
         else:
             move = self.maze.route(self.position, self.maze.goal)[0]
         call = {"name": "move", "arguments": {"direction": move}}
-        return f"<think>{move}</think><tool_call>{json.dumps(call)}</tool_call>"
+        return f"<think>open {' '.join(exits)}</think><tool_call>{json.dumps(call)}</tool_call>"
 
     def system_prompt(self) -> str:
         tool = self.tools["move"]
