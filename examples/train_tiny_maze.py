@@ -55,7 +55,16 @@ from algos.trainer.data import rl_seeds, sft_seeds
 from algos.trainer.stats import t_interval
 
 ENV = "mmsearch_gym/MazeWalk-v0"
-ENV_KWARGS = {"image": False, "min_size": 3, "max_size": 4, "max_turns": 20, "split": "train", "test_fraction": 0.2, "oracle_error_rate": 0.2}
+ENV_KWARGS = {
+    "image": False,
+    "min_size": 3,
+    "max_size": 3,
+    "max_turns": 12,
+    "show_exits": True,
+    "split": "train",
+    "test_fraction": 0.2,
+    "oracle_error_rate": 0.2,
+}
 EVAL_KWARGS = {"split": "test"}
 # Every fatal_grpo option the arms share, given explicitly (the registry's defaults may move).
 ALGO = {
@@ -281,16 +290,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="runs/tiny_maze", help="output directory (finished stages are reused)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=["full"], help="RL arms, each from the SFT checkpoint")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: two seeds fit two cores)")
     parser.add_argument("--sft-steps", type=int, default=600)
     parser.add_argument("--sft-episodes", type=int, default=1024)
     parser.add_argument("--sft-lr", type=float, default=3e-3)
-    parser.add_argument("--rl-steps", type=int, default=60)
+    parser.add_argument("--rl-steps", type=int, default=80)
     parser.add_argument("--rl-lr", type=float, default=5e-4)
     parser.add_argument("--tasks-per-step", type=int, default=8)
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--eval-episodes", type=int, default=128)
-    parser.add_argument("--eval-samples", type=int, default=4, help="sampled episodes per held-out task (0: greedy only)")
+    parser.add_argument("--eval-samples", type=int, default=2, help="sampled episodes per held-out task (0: greedy only)")
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--env-kw", action="append", default=[], help="env kwarg KEY=VALUE (YAML value) over ENV_KWARGS")
     parser.add_argument("--arch", choices=("qwen2", "gpt2"), default="qwen2")
