@@ -4,7 +4,10 @@
 
 ΔS = S+ − S− is the sample's Tool Benefit Score: the mean accuracy of a reference model
 over 8 runs with tools minus without tools, precomputed and stored per sample
-(``batch.tool_benefit``; ``EpisodeBatch.from_records`` reads ``task["tool_benefit"]``).
+(``mmsearch-gym data tool-benefit DIR --env ID --policy SPEC`` writes it into the dataset's
+``tasks.jsonl``, see :mod:`algos.tool_benefit`; the env copies it into the episode record's
+task and ``EpisodeBatch.from_records`` into ``batch.tool_benefit``). A batch without it is
+an error, never a silent ΔS = 0.
 n_tool is the number of *valid* tool calls (``batch.n_valid_tool_calls``). The term is
 added to every rollout: with a positive ΔS it rewards using tools about n_max times, with
 a negative ΔS it penalises tool use where tools hurt.
@@ -52,6 +55,12 @@ class ATGRPO(Algorithm):
 
     def shape_rewards(self, batch: EpisodeBatch, *, step: int = 0) -> Tensor:
         cfg = self.config
-        delta = batch.require("tool_benefit", "at_grpo")
+        if batch.tool_benefit is None:
+            raise ValueError(
+                "at_grpo needs each sample's Tool Benefit Score ΔS (batch.tool_benefit): compute it with "
+                "`mmsearch-gym data tool-benefit DATASET --env ENV_ID --policy SPEC` and train on that dataset, "
+                "or build the EpisodeBatch with tool_benefit=..."
+            )
+        delta = batch.tool_benefit
         bonus = tool_benefit_term(delta, batch.n_valid_tool_calls, cfg.alpha, cfg.gamma, cfg.n_max)
         return self.base_rewards(batch) + bonus

@@ -10,17 +10,23 @@ called from any trainer::
 
 A variant overrides only what its paper changes: ``shape_rewards`` (reward terms),
 ``sequence_advantages`` (estimator and clamps) or ``loss_mask`` (which tokens learn).
+
+On CUDA (``algos.kernels.backend`` is "triton") the two hot steps run fused: advantages and
+mask in one kernel when the variant says how (:meth:`Algorithm.kernel_options`), and the
+clipped loss with its backward in another. This is the one place the trainer meets the
+kernels; on the CPU the torch code below runs (the kernels' tests hold both to the same
+numbers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from algos import core
+from algos import core, kernels
 from algos.batch import EpisodeBatch
 
 
@@ -120,12 +126,40 @@ class Algorithm:
         """Tokens [B, T] that take part in the loss; default: every response token."""
         return batch.response_mask
 
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any] | None:
+        """Arguments of :func:`algos.kernels.advantages_and_mask` (besides ``rewards``,
+        ``response_mask`` and ``turn_index``) that compute this variant's
+        :meth:`sequence_advantages` and :meth:`loss_mask` in one kernel; None if it cannot.
+
+        Used only when it is defined at least as deep in the class tree as both methods, so
+        a subclass that overrides one of them without this falls back to its own code.
+        """
+        cfg = self.config
+        return {
+            "group_ids": batch.group_ids,
+            "estimator": "grpo",
+            "scale_rewards": getattr(cfg, "scale_rewards", "group"),
+            "eps": getattr(cfg, "eps", 1e-6),
+        }
+
+    def _fused_options(self, batch: EpisodeBatch) -> dict[str, Any] | None:
+        mro = type(self).__mro__
+
+        def owner(name: str) -> type:
+            return next(c for c in mro if name in vars(c))
+
+        provider = owner("kernel_options")
+        if all(issubclass(provider, owner(m)) for m in ("sequence_advantages", "loss_mask")):
+            return self.kernel_options(batch)
+        return None
+
     def compute_advantages(
         self, batch: EpisodeBatch, *, step: int = 0, rewards: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """Token advantages [B, T] (0 off the mask) and the bool loss mask [B, T].
 
-        ``rewards`` skips :meth:`shape_rewards` when the caller already shaped them.
+        ``rewards`` skips :meth:`shape_rewards` when the caller already shaped them. On
+        CUDA the fused kernel computes both when :meth:`kernel_options` allows.
         """
         if rewards is None:
             rewards = self.shape_rewards(batch, step=step)
@@ -134,6 +168,12 @@ class Algorithm:
             raise ValueError(f"rewards has shape {tuple(rewards.shape)}, expected ({batch.batch_size},)")
         if not rewards.is_floating_point():
             rewards = rewards.float()
+        if kernels.backend(rewards.device) == "triton":
+            options = self._fused_options(batch)
+            if options is not None:
+                return kernels.advantages_and_mask(
+                    rewards, response_mask=batch.response_mask, turn_index=batch.turn_index, **options
+                )
         seq_adv = self.sequence_advantages(rewards, batch)
         mask = self.loss_mask(batch, rewards)
         return core.token_advantages(seq_adv, mask), mask
@@ -159,17 +199,16 @@ class Algorithm:
         logp = _finite_off_mask(logp, mask)
         old = logp.detach() if batch.old_logp is None else _finite_off_mask(batch.old_logp.to(logp), mask)
 
-        loss_fn = core.lookup(core.POLICY_LOSSES, cfg.policy_loss, "policy_loss")
-        pg_mat, info = loss_fn(
-            logp,
-            old,
-            advantages.to(logp.dtype),
-            mask,
-            clip_low=cfg.clip_low,
-            clip_high=cfg.clip_high,
-            clip_ratio_c=cfg.clip_ratio_c,
-        )
-        pg_loss = core.aggregate(pg_mat, m, cfg.loss_agg_mode, cfg.loss_scale_factor)
+        agg = {"loss_agg_mode": cfg.loss_agg_mode, "loss_scale_factor": cfg.loss_scale_factor}
+        clip = {"clip_low": cfg.clip_low, "clip_high": cfg.clip_high, "clip_ratio_c": cfg.clip_ratio_c}
+        pg_mat: Tensor | None = None
+        if cfg.policy_loss == "clipped" and kernels.backend(logp.device) == "triton":
+            pg_loss, stats = kernels.clipped_loss(logp, old, advantages.to(logp.dtype), mask, **clip, **agg)
+        else:
+            loss_fn = core.lookup(core.POLICY_LOSSES, cfg.policy_loss, "policy_loss")
+            pg_mat, info = loss_fn(logp, old, advantages.to(logp.dtype), mask, **clip)
+            pg_loss = core.aggregate(pg_mat, m, cfg.loss_agg_mode, cfg.loss_scale_factor)
+            stats = _loss_stats(info, mask, m)
         loss, kl, kl_mat = pg_loss, None, None
         if cfg.kl_coef > 0:
             ref = batch.require("ref_logp", f"{self.name} with kl_coef > 0").to(logp)
@@ -179,27 +218,33 @@ class Algorithm:
             kl = core.aggregate(kl_mat, m, cfg.loss_agg_mode, cfg.loss_scale_factor)
             loss = loss + cfg.kl_coef * kl
         if not bool(torch.isfinite(loss)):
-            per_token = pg_mat if kl_mat is None else pg_mat + cfg.kl_coef * kl_mat
+            per_token = logp.detach() if pg_mat is None else pg_mat
+            if kl_mat is not None:
+                per_token = per_token + cfg.kl_coef * kl_mat
             core.check_loss_finite(loss, torch.where(mask, per_token, 0.0).sum(dim=1).detach())
 
-        with torch.no_grad():
-            tokens = m.sum(dim=1)
-            n_tokens = tokens.sum()
-            denom = n_tokens.clamp(min=1)
-            metrics = {
-                "loss": loss.detach(),
-                "pg_loss": pg_loss.detach(),
-                "pg_clipfrac": torch.count_nonzero(info["clipped"] & mask) / denom,
-                "ppo_kl": -(info["log_ratio"] * m).sum() / denom,
-                "ratio_mean": (info["ratio"] * m).sum() / denom,
-                "n_loss_tokens": n_tokens,
-                "n_loss_samples": (tokens > 0).sum(),
-            }
-            if "dual_clipped" in info:
-                metrics["pg_clipfrac_lower"] = torch.count_nonzero(info["dual_clipped"] & mask) / denom
-            if kl is not None:
-                metrics["kl"] = kl.detach()
+        metrics = {"loss": loss.detach(), "pg_loss": pg_loss.detach(), **stats}
+        if kl is not None:
+            metrics["kl"] = kl.detach()
         return loss, {k: float(v) for k, v in metrics.items()}
+
+
+@torch.no_grad()
+def _loss_stats(info: dict[str, Tensor], mask: Tensor, m: Tensor) -> dict[str, Tensor]:
+    """The clipped loss's diagnostics over the loss tokens (the fused kernel returns the same)."""
+    tokens = m.sum(dim=1)
+    n_tokens = tokens.sum()
+    denom = n_tokens.clamp(min=1)
+    stats = {
+        "pg_clipfrac": torch.count_nonzero(info["clipped"] & mask) / denom,
+        "ppo_kl": -(info["log_ratio"] * m).sum() / denom,
+        "ratio_mean": (info["ratio"] * m).sum() / denom,
+        "n_loss_tokens": n_tokens,
+        "n_loss_samples": (tokens > 0).sum(),
+    }
+    if "dual_clipped" in info:
+        stats["pg_clipfrac_lower"] = torch.count_nonzero(info["dual_clipped"] & mask) / denom
+    return stats
 
 
 def _finite_off_mask(x: Tensor, mask: Tensor) -> Tensor:

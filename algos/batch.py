@@ -166,7 +166,8 @@ class EpisodeBatch:
         records; token tensors from the caller's tokeniser. ``group_ids`` may be any
         hashables (e.g. prompt uids); by default episodes group by ``record.task_id``.
         ``tool_benefit`` defaults to ``record.task["tool_benefit"]`` when every record has
-        it. Other keyword arguments are passed to the constructor (``attention_mask``,
+        it; a batch where only some records have it is an error (a task left unscored would
+        otherwise pass silently as ΔS = 0). Other keyword arguments are passed to the constructor (``attention_mask``,
         ``old_logp``, ``ref_logp``, ``thinking_reward``, ``rrm_score``, ``refined``).
         """
         records = list(records)
@@ -200,8 +201,17 @@ class EpisodeBatch:
                 raise ValueError(f"reward component {k!r} missing from records {sample_list(missing)}")
             components[k] = torch.tensor([float(r.reward_components[k]) for r in records])
 
-        if "tool_benefit" not in optional and all("tool_benefit" in r.task for r in records):
-            optional["tool_benefit"] = torch.tensor([float(r.task["tool_benefit"]) for r in records])
+        if "tool_benefit" not in optional:
+            scored = torch.tensor([r.task.get("tool_benefit") is not None for r in records])
+            if bool(scored.all()):
+                optional["tool_benefit"] = torch.tensor([float(r.task["tool_benefit"]) for r in records])
+            elif bool(scored.any()):
+                missing = sorted({records[i].task_id for i in range(B) if not scored[i]})
+                raise ValueError(
+                    f"tool_benefit (AdaTooler's ΔS) is missing for samples {sample_list(~scored)} "
+                    f"(tasks {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}) but set for others; "
+                    "score every task with `mmsearch-gym data tool-benefit`"
+                )
 
         return cls(
             input_ids=input_ids,

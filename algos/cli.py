@@ -49,7 +49,7 @@ def handler(args: argparse.Namespace, console: Any) -> int:
         return 2
     try:
         summary = trainer.fit(resume=args.resume)
-    except (ConfigError, PolicyError) as err:
+    except (ConfigError, PolicyError, ValueError) as err:  # ValueError: e.g. at_grpo on tasks without ΔS
         console.print(f"[red]{err}[/red]", highlight=False, soft_wrap=True)
         return 1
     from rich.table import Table

@@ -2,27 +2,35 @@
 
 Conventions follow verl (``core_algos.py``) and TRL, so numbers can be compared:
 
-- advantage estimators (``ADVANTAGE_ESTIMATORS``), per sequence, from rewards [B] and
-  group ids [B]; a group of one (no baseline) and a group of equal rewards get exactly 0:
+- advantage estimators (``ADVANTAGE_ESTIMATORS``, picked by name with
+  :func:`estimate_advantages`), per sequence, from rewards [B] and group ids [B]:
   ``grpo``    A = (r - mean_g) / (std_g + eps), std unbiased (Bessel); ``scale_rewards``
               "group" (per-group std), "batch" (std of all rewards), "none" (no division).
   ``dr_grpo`` A = r - mean_g (Dr. GRPO, arXiv 2503.20783).
   ``rloo``    A = r - mean of the *other* members = n/(n-1) (r - mean_g) (arXiv 2402.14740).
+  **A group of one gets advantage 0** (it has no baseline), as in TRL and verl's vectorised
+  RLOO (``rloo_vectorized``); verl's loop estimators give it r/(1+eps) (GRPO) or r (RLOO).
+  A group whose rewards are all equal also gets exactly 0 (no float noise from the mean).
 - clipped policy loss (``POLICY_LOSSES["clipped"]``), per token, ρ = exp(logp - old_logp):
   ``-min(ρA, clip(ρ, 1-clip_low, 1+clip_high)A)``; with dual clip (``clip_ratio_c``, arXiv
   1912.09729) negative-advantage tokens are capped at ``-clip_ratio_c * A``.
-- ``aggregate`` (``LOSS_AGG_MODES``), as in current verl (fully masked sequences are left
-  out of sequence means; a fully masked batch gives exactly 0, never NaN):
+- ``aggregate`` (``LOSS_AGG_MODES``), as verl's ``agg_loss``. **Sequence means skip fully
+  masked rows** (as verl; TRL counts them in the denominator), and a fully masked batch
+  gives exactly 0, never NaN:
   ``token-mean``               Σ_bt l·m / Σ_bt m
-  ``seq-mean-token-sum``       mean over non-empty b of Σ_t l·m
-  ``seq-mean-token-mean``      mean over non-empty b of (Σ_t l·m / Σ_t m)
-  ``seq-mean-token-sum-norm``  seq-mean-token-sum / scale, scale = ``loss_scale_factor`` or T
+  ``seq-mean-token-sum``       Σ_b (Σ_t l·m) / (number of rows with a loss token)
+  ``seq-mean-token-mean``      Σ_b (Σ_t l·m / Σ_t m) / (number of rows with a loss token)
+  ``seq-mean-token-sum-norm``  Σ_bt l·m / scale, scale = ``loss_scale_factor`` or T (the
+                               mask's width); no mean over sequences (Dr. GRPO)
 - KL estimators (``KL_ESTIMATORS``), per token, x = ref_logp - logp (Schulman 2020):
   ``k1`` = -x = logp - ref_logp;  ``k3`` = exp(x) - x - 1 (x clamped to ±20, result to ±10).
+- the fatal-failure clamp and mask of OpenSearch-VL (arXiv 2605.05185; ``fatal_grpo``):
+  :func:`fatal_clamp`, :func:`fatal_mask`, :func:`unanswered`.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -93,7 +101,11 @@ def group_stats(rewards: Tensor, group_ids: Tensor) -> tuple[Tensor, Tensor, Ten
 def grpo_advantages(
     rewards: Tensor, group_ids: Tensor, scale_rewards: str = "group", eps: float = 1e-6
 ) -> Tensor:
-    """GRPO (arXiv 2402.03300): (r - mean_g) / (std + eps) with the unbiased std."""
+    """GRPO (arXiv 2402.03300): (r - mean_g) / (std + eps) with the unbiased std.
+
+    A group of one gets 0 (as TRL; verl's loop estimator gives r / (1 + eps)), and so does a
+    group of equal rewards.
+    """
     if scale_rewards not in SCALE_REWARDS:
         raise ValueError(f"scale_rewards must be one of {SCALE_REWARDS}, got {scale_rewards!r}")
     mean, var, flat, _ = group_stats(rewards, group_ids)
@@ -108,18 +120,34 @@ def grpo_advantages(
 
 @register_advantage_estimator("dr_grpo")
 def dr_grpo_advantages(rewards: Tensor, group_ids: Tensor) -> Tensor:
-    """Dr. GRPO (arXiv 2503.20783): r - mean_g, no std division."""
+    """Dr. GRPO (arXiv 2503.20783): r - mean_g, no std division; 0 for a group of one."""
     mean, _, flat, _ = group_stats(rewards, group_ids)
     return torch.where(flat, torch.zeros_like(rewards), rewards - mean)
 
 
 @register_advantage_estimator("rloo")
 def rloo_advantages(rewards: Tensor, group_ids: Tensor) -> Tensor:
-    """RLOO (arXiv 2402.14740): r_i - mean_{j != i} r_j = n/(n-1) (r_i - mean_g)."""
+    """RLOO (arXiv 2402.14740): r_i - mean_{j != i} r_j = n/(n-1) (r_i - mean_g).
+
+    A group of one has no other member: 0, as TRL and verl's ``rloo_vectorized`` (verl's
+    loop ``rloo`` gives r).
+    """
     mean, _, flat, n = group_stats(rewards, group_ids)
     nf = n.to(rewards.dtype)
     adv = (rewards - mean) * nf / (nf - 1).clamp(min=1)
     return torch.where(flat, torch.zeros_like(adv), adv)
+
+
+def estimate_advantages(name: str, rewards: Tensor, group_ids: Tensor, **options: object) -> Tensor:
+    """Per-sample advantages [B] from the estimator registered as ``name``.
+
+    ``options`` the estimator does not take are left out, so one call serves every
+    estimator (``scale_rewards``/``eps`` reach ``grpo`` and are ignored by ``rloo``). An
+    unknown name raises with the registered ones.
+    """
+    fn = lookup(ADVANTAGE_ESTIMATORS, name, "advantage estimator")
+    params = inspect.signature(fn).parameters
+    return fn(rewards, group_ids, **{k: v for k, v in options.items() if k in params})
 
 
 def token_advantages(seq_advantages: Tensor, loss_mask: Tensor) -> Tensor:
@@ -127,11 +155,56 @@ def token_advantages(seq_advantages: Tensor, loss_mask: Tensor) -> Tensor:
     return seq_advantages[:, None] * loss_mask.to(seq_advantages.dtype)
 
 
+# -- fatal-failure clamp and mask (OpenSearch-VL, arXiv 2605.05185) -----------------------
+
+
+def unanswered(turn_index: Tensor | None, fatal_turn: Tensor) -> Tensor:
+    """[B] bool: flagged (f >= 1) with no token at turn >= f, i.e. the episode ended without an
+    answer (f = number of turns) rather than in an error cascade. f = 0 is never unanswered.
+
+    ``turn_index`` [B, T] (``NO_TURN`` = -1 off the assistant turns); None means turn 0 on
+    every token, so every flagged f >= 1 sample counts as unanswered.
+    """
+    if turn_index is None or turn_index.shape[-1] == 0:
+        last_turn = torch.zeros_like(fatal_turn)
+    else:
+        last_turn = turn_index.max(dim=1).values
+    return (fatal_turn > 0) & (last_turn < fatal_turn)
+
+
+def fatal_clamp(
+    advantages: Tensor, fatal_turn: Tensor, turn_index: Tensor | None = None, clamp_unanswered: bool = True
+) -> Tensor:
+    """One-sided clamp ``A = max(A, 0)`` of flagged samples (``fatal_turn`` >= 0).
+
+    ``clamp_unanswered=False`` leaves out the ones :func:`unanswered` finds (see ``fatal_grpo``).
+    """
+    clamped = fatal_turn >= 0
+    if not clamp_unanswered:
+        clamped = clamped & ~unanswered(turn_index, fatal_turn)
+    return torch.where(clamped, advantages.clamp(min=0), advantages)
+
+
+def fatal_mask(response_mask: Tensor, turn_index: Tensor | None, fatal_turn: Tensor) -> Tensor:
+    """``response_mask`` without the tokens of flagged samples at turn >= f (bool [B, T]);
+    ``turn_index`` None means turn 0 everywhere (so f = 0 drops the whole sample)."""
+    mask = response_mask.bool()
+    turn = torch.zeros_like(mask, dtype=torch.long) if turn_index is None else turn_index
+    flagged = (fatal_turn >= 0)[:, None]
+    return mask & ~(flagged & (turn >= fatal_turn[:, None]))
+
+
 # -- loss aggregation ---------------------------------------------------------------------
 
 
 def aggregate(loss_mat: Tensor, mask: Tensor, mode: str, loss_scale_factor: float | None = None) -> Tensor:
-    """Reduce a [B, T] per-token loss to a scalar over ``mask``; see the module docstring."""
+    """Reduce a [B, T] per-token loss to a scalar over ``mask``, as verl's ``agg_loss``.
+
+    Rows without a loss token take no part in the ``seq-mean-*`` means (verl's behaviour;
+    TRL would count them). ``seq-mean-token-sum-norm`` sums every row's token sum and
+    divides by ``loss_scale_factor`` (default: T, the mask's width) with no mean over
+    sequences. See the module docstring for every mode.
+    """
     if mode not in LOSS_AGG_MODES:
         raise ValueError(f"unknown loss_agg_mode {mode!r}; known: {', '.join(LOSS_AGG_MODES)}")
     m = mask.to(loss_mat.dtype)
@@ -143,13 +216,12 @@ def aggregate(loss_mat: Tensor, mask: Tensor, mode: str, loss_scale_factor: floa
     tokens = m.sum(dim=-1)
     if mode == "token-mean":
         return seq.sum() / tokens.sum().clamp(min=1)
+    if mode == "seq-mean-token-sum-norm":
+        return seq.sum() / (loss_scale_factor if loss_scale_factor is not None else mask.shape[-1])
     if mode == "seq-mean-token-mean":
         seq = seq / tokens.clamp(min=1)
     nonempty = (tokens > 0).to(loss_mat.dtype)
-    loss = (seq * nonempty).sum() / nonempty.sum().clamp(min=1)
-    if mode == "seq-mean-token-sum-norm":
-        loss = loss / (loss_scale_factor if loss_scale_factor is not None else mask.shape[-1])
-    return loss
+    return (seq * nonempty).sum() / nonempty.sum().clamp(min=1)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:

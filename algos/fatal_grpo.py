@@ -6,7 +6,8 @@ turns, so all of its tokens stay). Then:
 
 1. f = 0: the reward is set to 0 and the sample is dropped (every turn >= 0 is masked).
 2. Advantages are computed over the whole group, flagged members included
-   (RLOO by default, as in the released script; ``estimator="grpo"`` for GRPO).
+   (RLOO by default, as in the released script; ``estimator="grpo"`` for GRPO). A group of
+   one gets advantage 0 (see ``algos.core``).
 3. One-sided clamp for flagged members: ``A = max(A, 0)``, so a broken trajectory can be
    pulled up by its good prefix but never pushes the policy away from it; at worst its
    gradient is zero. (``clamp_unanswered=False`` exempts the unanswered ones, see below.)
@@ -17,7 +18,11 @@ turns, so all of its tokens stay). Then:
 r_fmt and r_query of a flagged trajectory are computed on turns < f by the env; this file
 takes the env's reward (or ``reward_key``) as given.
 
-Defaults of the release: kl_coef 0.001, clip_high 0.28, ``seq-mean-token-sum``.
+Defaults of the release: clip_high 0.28, ``seq-mean-token-sum``, RLOO, and **no KL**
+(``kl_coef=0``): its scripts set ``use_kl_loss=False``, so the ``kl_loss_coef=0.001`` they
+also set is never used, and no reference model is needed. Pass ``kl_coef`` > 0 to add one.
+``estimator`` is any name in ``algos.core.ADVANTAGE_ESTIMATORS`` (rloo, grpo, dr_grpo, or
+one you register).
 *Unknown* in the release: whether a dropped f = 0 sample still counts in its group's
 baseline. Default (``drop_from_group=False``): it stays in with reward 0, as "reward 0 and
 dropped" reads; ``drop_from_group=True`` takes it out of the group statistics too.
@@ -57,6 +62,7 @@ full (the defaults).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -66,12 +72,11 @@ from algos.base import Algorithm, GroupNormConfig
 from algos.batch import EpisodeBatch
 from algos.registry import register
 
-ESTIMATORS = ("rloo", "grpo")
-
 
 @dataclass(kw_only=True)
 class FatalGRPOConfig(GroupNormConfig):
-    """``estimator``: rloo | grpo (``scale_rewards``/``eps`` apply to grpo only).
+    """``estimator``: a registered advantage estimator, rloo (default) | grpo | dr_grpo | …
+    (``scale_rewards``/``eps`` apply to grpo only). ``kl_coef`` 0: the release trains without KL.
 
     ``clamp_fatal``: one-sided clamp of flagged trajectories; ``clamp_unanswered=False``
     exempts those flagged only for ending without an answer (see the module docstring).
@@ -79,7 +84,7 @@ class FatalGRPOConfig(GroupNormConfig):
 
     estimator: str = "rloo"
     clip_high: float = 0.28
-    kl_coef: float = 0.001
+    kl_coef: float = 0.0
     loss_agg_mode: str = "seq-mean-token-sum"
     clamp_fatal: bool = True
     clamp_unanswered: bool = True
@@ -89,8 +94,7 @@ class FatalGRPOConfig(GroupNormConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        core.lookup(core.ADVANTAGE_ESTIMATORS, self.estimator, "advantage estimator")
 
 
 @register("fatal_grpo")
@@ -101,41 +105,53 @@ class FatalGRPO(Algorithm):
         rewards = self.base_rewards(batch)
         return torch.where(batch.fatal_turn == 0, torch.zeros_like(rewards), rewards)
 
-    def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
-        cfg = self.config
+    def _group_ids(self, batch: EpisodeBatch) -> Tensor:
         group_ids = batch.group_ids
         dropped = batch.fatal_turn == 0
-        if cfg.drop_from_group and bool(dropped.any()):
+        if self.config.drop_from_group and bool(dropped.any()):
             # A fresh id per dropped sample makes it a group of one: no part in any
             # baseline, advantage 0.
             fresh = group_ids.max() + 1 + torch.arange(batch.batch_size, device=group_ids.device)
             group_ids = torch.where(dropped, fresh, group_ids)
-        if cfg.estimator == "rloo":
-            adv = core.rloo_advantages(rewards, group_ids)
-        else:
-            adv = core.grpo_advantages(rewards, group_ids, cfg.scale_rewards, cfg.eps)
+        return group_ids
+
+    def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
+        cfg = self.config
+        adv = core.estimate_advantages(
+            cfg.estimator, rewards, self._group_ids(batch), scale_rewards=cfg.scale_rewards, eps=cfg.eps
+        )
         if cfg.clamp_fatal:
-            clamped = batch.fatal_turn >= 0
-            if not cfg.clamp_unanswered:
-                clamped = clamped & ~unanswered(batch)
-            adv = torch.where(clamped, adv.clamp(min=0), adv)
+            adv = core.fatal_clamp(adv, batch.fatal_turn, batch.turn_index, cfg.clamp_unanswered)
         return adv
 
     def loss_mask(self, batch: EpisodeBatch, rewards: Tensor) -> Tensor:
         mask = batch.response_mask
-        if self.config.hard_mask:
-            return mask & ~hard_masked(batch)[:, None]
         if self.config.mask_fatal:
-            flagged = (batch.fatal_turn >= 0)[:, None]
-            mask = mask & ~(flagged & (batch.turn_index >= batch.fatal_turn[:, None]))
+            mask = core.fatal_mask(mask, batch.turn_index, batch.fatal_turn)
+        if self.config.hard_mask:
+            mask = mask & ~hard_masked(batch)[:, None]
         return mask
+
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any] | None:
+        cfg = self.config
+        if cfg.hard_mask:  # the fused kernel knows no hard mask: the torch path computes it
+            return None
+        return {
+            "group_ids": self._group_ids(batch),
+            "fatal_turn": batch.fatal_turn,
+            "estimator": cfg.estimator,
+            "scale_rewards": cfg.scale_rewards,
+            "eps": cfg.eps,
+            "clamp_fatal": cfg.clamp_fatal,
+            "clamp_unanswered": cfg.clamp_unanswered,
+            "mask_fatal": cfg.mask_fatal,
+        }
 
 
 def unanswered(batch: EpisodeBatch) -> Tensor:
     """[B] bool: flagged (f >= 1) with no response token at turn >= f, i.e. ended without an
     answer rather than by an error cascade (f = number of turns). f = 0 samples are False."""
-    last_turn = batch.turn_index.max(dim=1).values  # NO_TURN (-1) for a row without response tokens
-    return (batch.fatal_turn > 0) & (last_turn < batch.fatal_turn)
+    return core.unanswered(batch.turn_index, batch.fatal_turn)
 
 
 def hard_masked(batch: EpisodeBatch) -> Tensor:

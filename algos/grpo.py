@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -43,6 +44,9 @@ class DrGRPO(Algorithm):
     def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
         return core.dr_grpo_advantages(rewards, batch.group_ids)
 
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any]:
+        return {"group_ids": batch.group_ids, "estimator": "dr_grpo"}
+
 
 @register("rloo")
 class RLOO(Algorithm):
@@ -50,6 +54,9 @@ class RLOO(Algorithm):
 
     def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
         return core.rloo_advantages(rewards, batch.group_ids)
+
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any]:
+        return {"group_ids": batch.group_ids, "estimator": "rloo"}
 
 
 @dataclass(kw_only=True)

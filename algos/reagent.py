@@ -1,25 +1,26 @@
 """Reagent: agentic RL with a reasoning reward model (Agent-RRM, arXiv 2601.22154).
 
-The Agent-RRM reads a whole trajectory and answers ``<think>`` analysis, ``<critique>``
+The Agent-RRM reads the question and the agent's final response (as in the release; an
+option passes the whole trajectory) and answers ``<think>`` analysis, ``<critique>``
 (concise, never leaks the answer) and ``<score>`` in [0, 1] (see ``algos.reward_models``).
 
 - ``reagent_c`` (no training): o1 ~ π(·|q); c = RRM critique of o1; o2 ~ π(·|q, o1, c).
 - ``reagent_r``: R = R_rule + λ · score, λ = 0.3. R_rule is the env's reward (or
-  ``reward_key``); :func:`rule_reward` is the paper's: exact match -> 1, else token F1 when
-  F1 >= 0.3, else 0. ``score`` is ``batch.rrm_score``.
+  ``reward_key``); :func:`rule_reward` is the release's rule reward (see there). ``score``
+  is ``batch.rrm_score``.
+
 - ``reagent_u``: two-stage sampling per prompt — initial rollouts, then critique-refined
   rollouts (:func:`two_stage_sample`) — all rewarded R_rule + λ · score. *Unknown* in the
   paper: how refined rollouts enter the group. ``pooling="pool"`` (default) puts them in
   their prompt's group, so initial and refined rollouts share one baseline and refined
   ones that beat their first tries get positive advantages; ``pooling="separate"`` gives
   the refined rollouts of each prompt a group of their own (``batch.refined`` marks them).
+Reagent-C and Reagent-U exist in the release (repo kxfan2002/Reagent) only as config flags
+whose critique method is never called: they follow the paper's text here.
 """
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from algos.base import Algorithm, GroupNormConfig
 from algos.batch import EpisodeBatch
 from algos.registry import register
 from algos.reward_models.base import RewardModel, RewardModelOutput, render_trajectory
+from mmsearch_gym.rewards.reagent import extract_boxed, normalize_answer, rule_reward, token_f1  # noqa: F401
 
 Messages = list[dict[str, Any]]
 Policy = Callable[[Any], str]
@@ -40,37 +42,6 @@ DEFAULT_FEEDBACK = (
     "A reviewer read your attempt and left this critique:\n{critique}\n\n"
     "Taking the critique into account, solve the question again from the start."
 )
-
-
-# -- rule reward ----------------------------------------------------------------------------
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def token_f1(prediction: str, answer: str) -> float:
-    pred, gold = normalize_answer(prediction).split(), normalize_answer(answer).split()
-    common = sum((Counter(pred) & Counter(gold)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def rule_reward(prediction: str | None, answers: str | Sequence[str], f1_threshold: float = 0.3) -> float:
-    """Reagent's rule reward: 1 on exact match with any answer, else the best token F1 if
-    it reaches ``f1_threshold``, else 0. ``None`` (no answer) scores 0."""
-    if prediction is None:
-        return 0.0
-    answers = [answers] if isinstance(answers, str) else list(answers)
-    if any(normalize_answer(prediction) == normalize_answer(a) for a in answers):
-        return 1.0
-    f1 = max((token_f1(prediction, a) for a in answers), default=0.0)
-    return f1 if f1 >= f1_threshold else 0.0
 
 
 # -- Reagent-R and Reagent-U ----------------------------------------------------------------
@@ -109,16 +80,24 @@ class ReagentUConfig(ReagentRConfig):
 
 @register("reagent_u")
 class ReagentU(ReagentR):
+    """Reagent-U as the paper describes it (the release has only a config flag for it)."""
+
     config_cls = ReagentUConfig
+
+    def _group_ids(self, batch: EpisodeBatch) -> Tensor:
+        if self.config.pooling == "separate":
+            refined = batch.require("refined", "reagent_u with pooling='separate'")
+            # Even ids for initial rollouts, odd for refined ones: distinct groups per prompt.
+            return batch.group_ids * 2 + refined.long()
+        return batch.group_ids
 
     def sequence_advantages(self, rewards: Tensor, batch: EpisodeBatch) -> Tensor:
         cfg = self.config
-        group_ids = batch.group_ids
-        if cfg.pooling == "separate":
-            refined = batch.require("refined", "reagent_u with pooling='separate'")
-            # Even ids for initial rollouts, odd for refined ones: distinct groups per prompt.
-            group_ids = group_ids * 2 + refined.long()
-        return core.grpo_advantages(rewards, group_ids, cfg.scale_rewards, cfg.eps)
+        return core.grpo_advantages(rewards, self._group_ids(batch), cfg.scale_rewards, cfg.eps)
+
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any]:
+        cfg = self.config
+        return {"group_ids": self._group_ids(batch), "estimator": "grpo", "scale_rewards": cfg.scale_rewards, "eps": cfg.eps}
 
 
 # -- Reagent-C and the two-stage sampler ----------------------------------------------------
@@ -134,24 +113,33 @@ class Refinement:
     refined: bool
 
 
+RRM_INPUTS = ("response", "trajectory")
+
+
 @dataclass(kw_only=True)
 class ReagentCConfig:
     """``feedback_template`` turns the critique into the follow-up user turn ({critique});
-    ``policy_input``: "messages" calls the policy with a chat, "prompt" with plain text."""
+    ``policy_input``: "messages" calls the policy with a chat, "prompt" with plain text;
+    ``rrm_input``: what the RRM reads besides the question, "response" (the final response,
+    as in the release) or "trajectory" (the whole chat)."""
 
     feedback_template: str = DEFAULT_FEEDBACK
     policy_input: str = "messages"
+    rrm_input: str = "response"
 
     def __post_init__(self) -> None:
         if "{critique}" not in self.feedback_template:
             raise ValueError("feedback_template must contain {critique}")
         if self.policy_input not in ("messages", "prompt"):
             raise ValueError(f"policy_input must be 'messages' or 'prompt', got {self.policy_input!r}")
+        if self.rrm_input not in RRM_INPUTS:
+            raise ValueError(f"rrm_input must be one of {RRM_INPUTS}, got {self.rrm_input!r}")
 
 
 @register("reagent_c")
 class ReagentC:
-    """Inference-time critique refinement with any policy and any reward model.
+    """Inference-time critique refinement with any policy and any reward model, following the
+    paper's text (the release has only a config flag; its critique method is never called).
 
     If the RRM's output is malformed (``valid=False``) or its critique is empty there is
     nothing to act on: no second call is made and ``second = first``.
@@ -181,7 +169,7 @@ class ReagentC:
         chat = list(messages) if messages is not None else [{"role": "user", "content": question}]
         first = self.ask(policy, chat) if first is None else first
         attempt = [*chat, {"role": "assistant", "content": first}]
-        verdict = rrm.score(question, attempt)
+        verdict = rrm.score(question, first if self.config.rrm_input == "response" else attempt)
         if not verdict.valid or not verdict.critique.strip():
             return Refinement(first, verdict, first, refined=False)
         feedback = self.config.feedback_template.format(critique=verdict.critique)

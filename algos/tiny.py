@@ -5,6 +5,7 @@
     model = tiny.build_text_model(tok)                  # Qwen2ForCausalLM (or arch="gpt2"), a few layers
     model, processor = tiny.build_vlm(tok)              # Qwen2VLForConditionalGeneration + processor
     tiny.save_tiny_model("runs/tiny", kind="text")      # a directory HFPolicy / `train --model` load
+    tiny.save_tiny_model("runs/tiny-vllm", **tiny.VLLM_SIZES)   # head_dim 64: vLLM's CPU attention takes it
 
 The tokenizer is a byte-level BPE (any string round-trips) trained in about a second on
 texts the Maze env produces (prompts, oracle and random turns, tool replies), with the
@@ -12,7 +13,11 @@ ChatML special tokens of the Qwen family and a Qwen2-VL-style chat template. Dig
 maze-drawing characters (``+ - |``) stay separate pre-tokens so that numbers are tokenised
 consistently, and every ASCII maze line of sides 2-3 is one token of its own, so that a
 tiny model reads a small maze as a handful of row symbols at fixed offsets.
-``python -m algos.tiny DIR --kind text|vlm`` writes one.
+``python -m algos.tiny DIR --kind text|vlm [--vllm]`` writes one.
+
+The default sizes (hidden 64, 4 heads) give head_dim 16, which vLLM's CPU attention refuses
+(it takes 32, 64, 80, …); :data:`VLLM_SIZES` (hidden 128, 2 heads: head_dim 64) is what the
+vLLM tests and benchmarks use.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+# Sizes of a tiny model vLLM's CPU backend runs: head_dim = hidden / heads = 64.
+VLLM_SIZES: dict[str, int] = {"hidden": 128, "heads": 2}
 
 # Pre-tokens: single drawing characters, digit runs and words, each with the space before it,
 # then any other whitespace alone (listed last: first, it would split every space off its word).
@@ -264,18 +272,24 @@ def build_vlm(
 
 
 def save_tiny_model(path: str | Path, kind: str = "text", tokenizer: Any = None, **sizes: Any) -> Path:
-    """Build a tiny ``text`` or ``vlm`` model and save it, with its tokenizer (and processor), to ``path``."""
+    """Build a tiny ``text`` or ``vlm`` model and save it, with its tokenizer (and processor), to ``path``.
+
+    ``AutoTokenizer.from_pretrained(path)`` gives the same ids as :func:`~algos.rollout.load_tokenizer`
+    (see :func:`~algos.rollout.loading.save_tokenizer`), so verl, TRL and vLLM load it right.
+    """
+    from algos.rollout.loading import save_tokenizer
+
     if kind not in ("text", "vlm"):
         raise ValueError(f"kind must be 'text' or 'vlm', got {kind!r}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
+    processor = None
     if kind == "text":
         model = build_text_model(tokenizer, **sizes)
-        tokenizer.save_pretrained(path)
     else:
         model, processor = build_vlm(tokenizer, **sizes)
-        processor.save_pretrained(path)
+    save_tokenizer(path, tokenizer, processor)  # AutoTokenizer / AutoProcessor load what was saved
     model.save_pretrained(path)
     return path
 
@@ -286,13 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("path")
     parser.add_argument("--kind", choices=("text", "vlm"), default="text")
-    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--hidden", type=int, help="default 64 (128 with --vllm)")
+    parser.add_argument("--heads", type=int, help="default 4 (2 with --vllm)")
+    parser.add_argument("--vllm", action="store_true", help="sizes vLLM's CPU attention takes (head_dim 64)")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=1024)
     parser.add_argument("--arch", choices=("qwen2", "gpt2"), default="qwen2", help="text models only")
     args = parser.parse_args(argv)
     tok = default_tokenizer(vocab_size=args.vocab)
-    sizes = {"hidden": args.hidden, "layers": args.layers}
+    preset = VLLM_SIZES if args.vllm else {"hidden": 64, "heads": 4}
+    sizes = {"hidden": args.hidden or preset["hidden"], "heads": args.heads or preset["heads"], "layers": args.layers}
     if args.kind == "text":
         sizes["arch"] = args.arch
     out = save_tiny_model(args.path, args.kind, tokenizer=tok, **sizes)

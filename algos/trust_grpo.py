@@ -8,11 +8,19 @@ Per group (one prompt, n rollouts), with rule reward R_o and thinking reward R_t
    incorrect members (0 for an empty set). γ = 1 if μ_c >= μ_i or no member is correct,
    else γ = exp(μ_c − μ_i) < 1: the reward model prefers wrong answers' thinking, so it
    is trusted less.
-3. R = R_o + α · γ · exp(−step / T) · R_t, α=0.3, T=500: the thinking reward fades out so
-   the accurate rule reward dominates late in training.
+3. R = R_o + α · γ · exp(−step / T) · R_t, α=0.3: the thinking reward fades out so the
+   accurate rule reward dominates late in training.
 
-As in the release, gated-out members count with R_t = 0 in μ_c/μ_i. ``step`` is the
-training step passed to ``shape_rewards``/``compute_advantages``.
+Defaults are the released run's (repo kxfan2002/SophiaVL-R1): T = ``anneal_steps`` = 12000
+(``scripts/train_scripts/fullsets.yaml`` sets ``worker.reward.alpha: 12000``, which its
+trainer passes as T; 500 is only the reward manager's class default), and the release
+counts training steps from 1 (its ``global_step`` is incremented before the step's
+reward), so the anneal reads ``step + step_offset`` with ``step_offset=1``, ``step`` being
+the 0-based step our trainer passes to ``shape_rewards``/``compute_advantages``. Pass
+``step_offset=0`` when your ``step`` already counts from 1. As in the release, gated-out
+members count with R_t = 0 in μ_c/μ_i. R_t comes from ``batch.thinking_reward`` (e.g.
+``algos.reward_models`` with the "thinking" rubric, whose replies
+:func:`algos.reward_models.parse_thinking_score` reads).
 """
 
 from __future__ import annotations
@@ -64,8 +72,12 @@ def trust_weights(
 
 @dataclass(kw_only=True)
 class TrustGRPOConfig(GroupNormConfig):
+    """``anneal_steps`` is T (released run: 12000); ``step_offset`` is added to ``step``
+    (the release's first step is 1, ours 0)."""
+
     alpha: float = 0.3
-    anneal_steps: float = 500.0
+    anneal_steps: float = 12000.0
+    step_offset: int = 1
     gate_high: float = 0.9
     gate_low: float = 0.1
     query_threshold: float = 0.2
@@ -75,6 +87,8 @@ class TrustGRPOConfig(GroupNormConfig):
         super().__post_init__()
         if self.anneal_steps <= 0:
             raise ValueError(f"anneal_steps (T) must be > 0, got {self.anneal_steps}")
+        if self.step_offset < 0:
+            raise ValueError(f"step_offset must be >= 0, got {self.step_offset}")
 
 
 @register("trust_grpo")
@@ -95,5 +109,5 @@ class TrustGRPO(Algorithm):
             query_threshold=cfg.query_threshold,
             correct_threshold=cfg.correct_threshold,
         )
-        anneal = math.exp(-step / cfg.anneal_steps)
+        anneal = math.exp(-(step + cfg.step_offset) / cfg.anneal_steps)
         return rule + (cfg.alpha * anneal * gamma * r_t).to(rule.dtype)

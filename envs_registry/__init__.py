@@ -37,6 +37,12 @@ ENVS: dict[str, EnvEntry] = {
             {"min_size": 3, "max_size": 9, "question_types": ("moves", "choice"), "max_turns": 10},
         ),
         EnvEntry(
+            "mmsearch_gym/GroundedGen-v0",
+            "mmsearch_gym.envs.grounded_gen:GroundedGenEnv",
+            "Gen-Searcher image requests over the offline world: search, pick references, write the prompt; dual reward.",
+            {"max_turns": 10, "text_coef": 0.5, "min_refs": 1, "max_refs": 4},
+        ),
+        EnvEntry(
             "mmsearch_gym/MazeGrid-v0",
             "mmsearch_gym.envs.maze_grid:MazeGridEnv",
             "The same mazes with Discrete(4) moves and image observations, for Stable-Baselines3 baselines.",

@@ -136,7 +136,7 @@ def _cmd_play(args: argparse.Namespace, console: Console) -> int:
 # Modules adding their own subcommands: each has ``register(subparsers)`` that adds parsers
 # with ``set_defaults(func=handler)``, ``handler(args, console) -> int``; they import their
 # heavy dependencies (torch, tantivy …) inside the handler so that ``list`` stays fast.
-COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli", "mmsearch_gym.tasks.cli", "algos.cli"]
+COMMAND_MODULES: list[str] = ["mmsearch_gym.world.cli", "mmsearch_gym.tasks.cli", "algos.cli", "algos.eval.cli"]
 # Which module owns which subcommand, so that one command imports only its own module
 # (``list`` and ``play`` never import torch).
 COMMAND_OWNERS: dict[str, str] = {
@@ -144,6 +144,8 @@ COMMAND_OWNERS: dict[str, str] = {
     "serve": "mmsearch_gym.world.cli",
     "data": "mmsearch_gym.tasks.cli",
     "train": "algos.cli",
+    "eval": "algos.eval.cli",
+    "report": "algos.eval.cli",
 }
 
 

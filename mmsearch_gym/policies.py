@@ -38,7 +38,8 @@ class RandomPolicy:
 
 
 class EnvAgentPolicy:
-    """An env's own scripted baseline, e.g. DeepSearch's ``single_search`` and ``no_vision`` agents."""
+    """An env's own scripted baseline, e.g. DeepSearch's ``single_search`` and ``no_vision`` agents, GroundedGen's
+    ``no_search`` and ``wrong_reference``."""
 
     def __init__(self, name: str, seed: int | None = None):
         del seed  # deterministic
@@ -51,13 +52,14 @@ class EnvAgentPolicy:
         return base.scripted_action(self.name)
 
 
-ENV_AGENTS = ("single_search", "no_vision")
+ENV_AGENTS = ("single_search", "no_vision", "no_search", "wrong_reference")
 POLICIES: dict[str, type] = {"oracle": OraclePolicy, "random": RandomPolicy}
 POLICY_NAMES = (*POLICIES, *ENV_AGENTS)
 
 
 def make_policy(name: str, seed: int | None = None) -> ScriptedPolicy:
-    """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``)."""
+    """A scripted policy by name: ``oracle``, ``random``, or an env's own agent (``single_search``, ``no_vision``,
+    ``no_search``, ``wrong_reference``)."""
     if name in ENV_AGENTS:
         return EnvAgentPolicy(name, seed=seed)
     if name not in POLICIES:

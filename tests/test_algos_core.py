@@ -146,8 +146,9 @@ MASK = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=torch.bool
         ("token-mean", None, 17 / 5),  # (1+2+3+5+6) / 5 tokens
         ("seq-mean-token-sum", None, 8.5),  # (6 + 11) / 2 non-empty rows
         ("seq-mean-token-mean", None, 3.75),  # (6/3 + 11/2) / 2
-        ("seq-mean-token-sum-norm", None, 2.125),  # 8.5 / T=4
-        ("seq-mean-token-sum-norm", 10.0, 0.85),  # 8.5 / 10
+        # verl's agg_loss: Σ of the row sums / T, no mean over rows: (6 + 11 + 0) / 4
+        ("seq-mean-token-sum-norm", None, 4.25),
+        ("seq-mean-token-sum-norm", 10.0, 1.7),  # 17 / loss_scale_factor
     ],
 )
 def test_aggregation_modes(mode, scale, expected):

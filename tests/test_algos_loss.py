@@ -121,11 +121,11 @@ def test_empty_batch_gives_zero_loss():
 
 
 def test_dr_grpo_defaults_to_constant_normaliser():
-    # rewards 1, 0: A = ±.5 ; seq sums -.5·2 and +.5·1 ; mean over 2 rows = -.25 ; / scale 8
+    # rewards 1, 0: A = ±.5 ; seq sums -.5·2 and +.5·1 ; summed (verl: no mean over rows) = -.5 ; / scale 8
     b = batch([1.0, 0.0], [0, 0], [[1, 1, 0, 0], [1, 0, 0, 0]])
     algo = algos.make("dr_grpo", loss_scale_factor=8)
     loss, _ = algo.compute_loss(torch.zeros(2, 4), b, *algo.compute_advantages(b))
-    assert loss.item() == pytest.approx(-0.25 / 8)
+    assert loss.item() == pytest.approx(-0.5 / 8)
     algo = algos.make("dr_grpo")  # divisor T = 4
     loss, _ = algo.compute_loss(torch.zeros(2, 4), b, *algo.compute_advantages(b))
-    assert loss.item() == pytest.approx(-0.25 / 4)
+    assert loss.item() == pytest.approx(-0.5 / 4)

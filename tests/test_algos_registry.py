@@ -33,8 +33,8 @@ def test_available_names():
 def test_make_with_options():
     algo = algos.make("fatal_grpo", clip_high=0.3, estimator="grpo")
     assert algo.config.clip_high == 0.3 and algo.config.estimator == "grpo"
-    assert algo.config.kl_coef == 0.001 and algo.config.loss_agg_mode == "seq-mean-token-sum"
-    assert algos.options("at_grpo")["alpha"] == 0.6 and algos.options("trust_grpo")["anneal_steps"] == 500
+    assert algo.config.kl_coef == 0.0 and algo.config.loss_agg_mode == "seq-mean-token-sum"
+    assert algos.options("at_grpo")["alpha"] == 0.6
 
 
 def test_unknown_names_and_options_list_valid_ones():
@@ -54,7 +54,7 @@ def test_unknown_names_and_options_list_valid_ones():
         ("grpo", dict(kl_estimator="k2"), "known: k1, k3"),
         ("grpo", dict(scale_rewards="token"), "scale_rewards must be one of"),
         ("grpo", dict(clip_ratio_c=0.5), "clip_ratio_c must be > 1"),
-        ("fatal_grpo", dict(estimator="ppo"), "estimator must be one of"),
+        ("fatal_grpo", dict(estimator="ppo"), "unknown advantage estimator 'ppo'; known: dr_grpo, grpo, rloo"),
         ("reagent_u", dict(pooling="mix"), "pooling must be one of"),
         ("dapo", dict(overlong_buffer_len=0), "overlong_buffer_len"),
         ("reagent_c", dict(feedback_template="no slot"), "{critique}"),
@@ -180,11 +180,12 @@ def test_reagent_c_refines_with_the_critique():
     rrm = ScriptedRRM(RewardModelOutput(0.3, "Check the date.", "..."))
     r = algos.make("reagent_c").refine(policy, rrm, "When?")
     assert (r.first, r.second, r.refined) == ("answer 1", "answer 2", True)
-    assert rrm.calls == [
-        ("When?", [{"role": "user", "content": "When?"}, {"role": "assistant", "content": "answer 1"}])
-    ]
-    assert seen[1][:2] == rrm.calls[0][1] and seen[1][2]["role"] == "user"
-    assert "Check the date." in seen[1][2]["content"]
+    assert rrm.calls == [("When?", "answer 1")]  # as released: the question and the final response
+    assert seen[1][:2] == [{"role": "user", "content": "When?"}, {"role": "assistant", "content": "answer 1"}]
+    assert seen[1][2]["role"] == "user" and "Check the date." in seen[1][2]["content"]
+    rrm = ScriptedRRM(RewardModelOutput(0.3, "Check the date.", "..."))
+    algos.make("reagent_c", rrm_input="trajectory").refine(policy, rrm, "When?")  # the whole chat, as an option
+    assert rrm.calls == [("When?", [{"role": "user", "content": "When?"}, {"role": "assistant", "content": "answer 3"}])]
 
 
 def test_reagent_c_with_a_text_policy_and_a_malformed_critique():

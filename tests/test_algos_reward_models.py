@@ -11,6 +11,7 @@ from algos.reward_models import (
     RewardModelError,
     RuleRewardModel,
     parse_rrm_output,
+    parse_thinking_score,
 )
 
 # -- parser -------------------------------------------------------------------------------
@@ -27,31 +28,72 @@ def test_parse_valid_output():
     assert parse_rrm_output("<think>a</think><critique>b</critique><score> .25 </score>").score == 0.25
 
 
+# The Reagent release reads the first <score>\s*([\d.]+)\s*</score> anywhere, any case; a score
+# it cannot read or outside [0, 1] gives its minimum, 0.
+@pytest.mark.parametrize(
+    "text, score, critique",
+    [
+        ("<score>0.6</score>", 0.6, ""),  # <score> alone
+        ("Sure! Here is my review. <think>a</think><critique>b</critique><score>0.5</score>", 0.5, "b"),  # preamble
+        ("<THINK>a</THINK><Critique>b</Critique><SCORE>0.4</SCORE>", 0.4, "b"),  # upper-case tags
+        ("<think>a</think><critique>b</critique><score>0.3</score>\n<score>0.9</score>", 0.3, "b"),  # first wins
+        ("<think>a</think><critique>b</critique><score>0.5</score> done", 0.5, "b"),  # text after
+        ("<critique>b</critique><think>a</think><score>\n0.8\n</score>", 0.8, "b"),  # any order
+    ],
+)
+def test_parse_reads_scores_as_the_release_does(text, score, critique):
+    out = parse_rrm_output(text)
+    assert out.valid and out.error is None
+    assert (out.score, out.critique) == (score, critique)
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("", "exactly one <think>"),
-        ("<think>a</think><critique>b</critique>", "exactly one <score>"),
-        ("<think>a</think><critique>b</critique><score>0.7/1</score>", "not a plain number"),
-        ("<think>a</think><critique>b</critique><score>nan</score>", "not a plain number"),
-        ("<think>a</think><critique>b</critique><score>inf</score>", "not a plain number"),
-        ("<think>a</think><critique>b</critique><score></score>", "not a plain number"),
+        ("", "no <score> block"),
+        ("<think>a</think><critique>b</critique>", "no <score> block"),
+        ("<think>a</think><critique>b</critique><score>5e-1</score>", "no <score> block"),  # exponent: not read
+        ("<think>a</think><critique>b</critique><score>-0.1</score>", "no <score> block"),  # negative: not read
+        ("<think>a</think><critique>b</critique><score>0.7/1</score>", "no <score> block"),
+        ("<think>a</think><critique>b</critique><score>nan</score>", "no <score> block"),
+        ("<think>a</think><critique>b</critique><score>inf</score>", "no <score> block"),
+        ("<think>a</think><critique>b</critique><score></score>", "no <score> block"),
+        ("<think>a</think><critique>b</critique><score>1.2.3</score>", "not a number"),
         ("<think>a</think><critique>b</critique><score>1.5</score>", r"outside \[0, 1\]"),
-        ("<think>a</think><critique>b</critique><score>-0.1</score>", r"outside \[0, 1\]"),
-        ("Sure! <think>a</think><critique>b</critique><score>0.5</score>", "nothing around them"),
-        ("<think>a</think><critique>b</critique><score>0.5</score> done", "nothing around them"),
-        ("<critique>b</critique><think>a</think><score>0.5</score>", "in that order"),
-        ("<think>a<think>x</think><critique>b</critique><score>0.5</score>", "exactly one <think>"),
-        ("<think>a</think><critique>b</critique><score>0.5</score><score>1</score>", "exactly one <score>"),
+        ("<think>a</think><critique>b</critique><SCORE>1.01</SCORE><score>0.5</score>", r"outside \[0, 1\]"),
         (None, "expected text"),
     ],
 )
 def test_parse_malformed_is_defined(text, reason):
     out = parse_rrm_output(text)
     assert not out.valid
-    assert out.score == 0.0 and out.critique == "" and out.reasoning == ""
+    assert out.score == 0.0
     assert out.error.startswith("malformed reward model output") and re.search(reason, out.error)
     assert parse_rrm_output(text, fallback_score=0.5).score == 0.5
+
+
+@pytest.mark.parametrize(
+    "text, score",
+    [
+        ("<answer>0.7</answer>", 0.7),  # the format SophiaVL's thinking reward model is asked for
+        ("The reasoning is mostly sound.\n<answer> 0.8 </answer>", 0.8),
+        ("0.6", 0.6),  # a bare number
+        ("Score: 0.9.", 0.9),
+        ("\\boxed{0.6}", 0.6),
+        ("\\box{1}", 1.0),
+        ("<answer>1.5</answer>", 1.0),  # clipped to [0, 1]
+        ("<answer>-0.2</answer>", 0.0),
+        ("<answer>0.75</answer>", 0.75),  # the whole number (the release's one-decimal pattern reads 0)
+        ("\\boxed{0.3} then <answer>0.9</answer>", 0.3),  # the release's order: boxed first
+        ("Score: 7 out of 10", None),  # no standalone 0 or 1 (the release gives its fallback 0)
+        ("<score>0.7</score>", 0.7),  # the bare-number rule reads a number in any tag
+        ("7/10", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_thinking_score(text, score):
+    assert parse_thinking_score(text) == score
 
 
 # -- rule-based default -------------------------------------------------------------------
@@ -132,6 +174,18 @@ def test_http_backend_scores(server):
     assert server.requests[1]["body"]["messages"][0]["content"] == THINKING_RUBRIC
 
 
+def test_thinking_reward_model_reads_its_answer_format(server):
+    server.replies = [(200, completion("<answer>0.7</answer>")), (200, completion("Looks fine. 0.4")),
+                      (200, completion(VALID)), (200, completion("no score here"))]  # fmt: skip
+    rm = _rm(server, rubric="thinking")
+    outs = [rm.score("Q?", "<think>r</think><answer>A</answer>") for _ in range(4)]
+    assert [(o.score, o.valid) for o in outs[:2]] == [(0.7, True), (0.4, True)]
+    assert not outs[3].valid and outs[3].score == 0.0 and "no score" in outs[3].error
+    assert "<answer>your_score</answer>" in THINKING_RUBRIC
+    # an Agent-RRM reply read as a thinking score: the release's bare-number rule finds its 0.8
+    assert (outs[2].score, outs[2].critique) == (0.8, "")
+
+
 def test_http_backend_retries_then_succeeds(server):
     server.replies = [(503, "busy"), (500, "oops")]
     assert _rm(server, max_retries=2).score("Q", "t").score == 0.8
@@ -156,7 +210,7 @@ def test_http_backend_garbage_is_malformed(server):
     outs = [_rm(server).score("Q", "t") for _ in range(3)]
     assert [o.valid for o in outs] == [False, False, False]
     assert [o.score for o in outs] == [0.0, 0.0, 0.0]
-    assert "not a chat completion" in outs[0].error and "exactly one <think>" in outs[2].error
+    assert "not a chat completion" in outs[0].error and "no <score> block" in outs[2].error
 
 
 def test_http_backend_unreachable():

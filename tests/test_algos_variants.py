@@ -136,7 +136,7 @@ def test_at_grpo_tool_benefit_term_at_0_6_12_tools():
 
 
 def test_at_grpo_needs_tool_benefit():
-    with pytest.raises(ValueError, match="at_grpo needs batch.tool_benefit"):
+    with pytest.raises(ValueError, match="at_grpo needs each sample's Tool Benefit Score.*data tool-benefit"):
         algos.make("at_grpo").shape_rewards(simple_batch([1.0], [0]))
 
 
@@ -155,7 +155,7 @@ GROUPS = [0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4]
 
 def test_trust_grpo_gating_trust_and_annealing():
     b = simple_batch(RULE, GROUPS, thinking_reward=torch.tensor(THINK))
-    algo = algos.make("trust_grpo")
+    algo = algos.make("trust_grpo", anneal_steps=500, step_offset=0)  # the class default T, steps from 0
     g = math.exp(-0.1)
     for step, f in ((0, 1.0), (500, math.exp(-1))):
         w = 0.3 * f  # α · exp(-step / T)

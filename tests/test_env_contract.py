@@ -225,11 +225,11 @@ def test_vector_envs_step_through_autoresets(env_id, kind):
                 _check_tool_infos(infos, ended)
                 for i in range(N_ENVS):
                     if ended[i]:
-                        # A fresh episode: turn 0, the system prompt and the task prompt, the task image.
+                        # A fresh episode: turn 0, the system prompt and the task prompt, the task images.
                         assert infos["turn"][i] == 0
                         assert [m["role"] for m in infos["messages"][i]] == ["system", "user"]
                         assert per_env[i]["text"] == infos["messages"][i][1]["content"]
-                        assert len(per_env[i]["images"]) >= 1
+                        assert len(per_env[i]["images"]) == len(infos["messages"][i][1]["images"])
                         assert not infos["fatal"][i]
                         assert infos["termination_reason"][i] is None
                     else:

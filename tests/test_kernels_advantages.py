@@ -53,6 +53,22 @@ def test_matches_reference(triton_backend, estimator, scale_rewards, clamp_fatal
     assert torch.equal(adv[7], torch.zeros_like(adv[7]))  # the group of one
 
 
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("with_turns", [True, False])
+def test_clamp_unanswered_matches_reference(triton_backend, estimator, with_turns):
+    rewards, group_ids, response, turn_index, fatal_turn = _batch(seed=3)
+    rewards[2] = -1.0  # lowest of its group: negative advantage; f = 1 and only turn-0 tokens: unanswered
+    response[2, :5] = True
+    turn_index[2] = torch.where(response[2], 0, -1)
+    args = (rewards, group_ids, response, turn_index if with_turns else None, fatal_turn)
+    adv, mask = kernels.advantages_and_mask(*args, estimator=estimator, clamp_unanswered=False)
+    r_adv, r_mask = reference.advantages_and_mask(*args, estimator=estimator, clamp_unanswered=False)
+    assert torch.equal(mask, r_mask)
+    torch.testing.assert_close(adv, r_adv, rtol=1e-6, atol=1e-7)
+    clamped, _ = reference.advantages_and_mask(*args, estimator=estimator)
+    assert not torch.equal(adv, clamped)  # some flagged, unanswered sample keeps a negative advantage
+
+
 @pytest.mark.parametrize("with_turns, with_fatal", list(itertools.product([True, False], [True, False])))
 def test_optional_turns_and_fatal(triton_backend, with_turns, with_fatal):
     rewards, group_ids, response, turn_index, fatal_turn = _batch(seed=1)
@@ -109,7 +125,7 @@ def test_torch_path_is_the_reference(monkeypatch):
 
 def test_bad_options_list_the_known_ones():
     args = _batch()
-    with pytest.raises(ValueError, match="estimator must be one of"):
+    with pytest.raises(ValueError, match="unknown advantage estimator 'ppo'; known: dr_grpo, grpo, rloo"):
         kernels.advantages_and_mask(*args, estimator="ppo")
     with pytest.raises(ValueError, match="scale_rewards must be one of"):
         kernels.advantages_and_mask(*args, scale_rewards="global")

@@ -110,7 +110,7 @@ def test_exact_ties_split_the_gradient_like_torch(triton_backend):
 
 
 @pytest.mark.parametrize("name", ["grpo", "dapo", "fatal_grpo"])
-def test_same_as_algorithm_compute_loss(triton_backend, name):
+def test_same_as_algorithm_compute_loss(triton_backend, monkeypatch, name):
     logp, old, _, mask = _inputs(seed=11)
     B, T = mask.shape
     batch = EpisodeBatch(
@@ -125,8 +125,10 @@ def test_same_as_algorithm_compute_loss(triton_backend, name):
     cfg = algo.config
     logp = torch.where(mask, logp, 0.0)
     x = logp.clone().requires_grad_()
+    monkeypatch.setenv(kernels.ENV_VAR, "torch")  # the algorithm's own torch code ...
     want, want_metrics = algo.compute_loss(x, batch, adv, loss_mask)
     want.backward()
+    monkeypatch.setenv(kernels.ENV_VAR, "triton")  # ... against the kernel
     got, metrics, grad = _run(
         kernels.clipped_loss,
         logp,

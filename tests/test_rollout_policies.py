@@ -25,7 +25,7 @@ from algos.rollout import (
     VLLMPolicy,
     load_pretrained,
 )
-from algos.rollout.vllm import collapse_runs
+from algos.rollout.vllm import VLLM_DEFAULTS, collapse_runs
 
 ENV = "mmsearch_gym/Maze-v0"
 ANSWER = "<think>I guess.</think><answer>R, D</answer>"
@@ -170,7 +170,7 @@ def test_vllm_policy_requests_follow_the_offline_api(monkeypatch, vlm_dir, tok):
     policy = VLLMPolicy(vlm_dir, gpu_memory_utilization=0.5)
     assert calls[0] == (
         "LLM",
-        {"model": str(vlm_dir), "tokenizer": str(vlm_dir), "seed": 0, "gpu_memory_utilization": 0.5},
+        {"model": str(vlm_dir), "tokenizer": str(vlm_dir), "seed": 0, "gpu_memory_utilization": 0.5, **VLLM_DEFAULTS},
     )
     envs = [gym.make(ENV, size=2, question_types=("moves",)) for _ in range(2)]
     result = RolloutEngine(policy, SamplingParams(max_new_tokens=50, top_k=0)).rollout(envs, seeds=[0], group_size=2)
@@ -182,7 +182,7 @@ def test_vllm_policy_requests_follow_the_offline_api(monkeypatch, vlm_dir, tok):
         assert prompt["prompt_token_ids"].count(pad) == 1 == len(prompt["multi_modal_data"]["image"])
         assert np.array_equal(np.asarray(prompt["multi_modal_data"]["image"][0]), ep.images[0])
         assert ep.ids[ep.spans[0][0] : ep.spans[0][1]] == chat_ids  # kept exactly as vLLM returned them
-    assert params[0].kw["max_tokens"] == 50 and params[0].kw["top_k"] == -1
+    assert params[0].kw["max_tokens"] == 50 and params[0].kw["top_k"] == -1 and params[0].kw["logprobs"] == 0
     assert params[0].kw["stop_token_ids"] == sorted(policy.chat_format().stop_ids)
     assert [r.termination_reason for r in result.records] == ["answered", "answered"]
 

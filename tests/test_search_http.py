@@ -139,7 +139,7 @@ def test_missing_key_is_backend_down_with_the_variable_name(monkeypatch):
 @pytest.mark.parametrize("api", ["searxng", "serper"])
 def test_visit_fetches_web_pages_without_sending_keys(api):
     with FaultServer(api) as server:
-        backend = make_backend(_spec(api, server.url))
+        backend = make_backend(_spec(api, server.url, allow_private_addresses=True))  # the pages are on 127.0.0.1
         page = backend.fetch(f"{server.url}/page/a.html")
         assert page.title == "Ada Lovelace" and "Analytical Engine" in page.text and "var x" not in page.text
         assert all(h.lower() not in ("x-api-key", "authorization") for h in server.requests[-1]["headers"])
@@ -174,7 +174,8 @@ def test_tavily_extract_and_failed_urls():
 @pytest.mark.parametrize("api", ["searxng", "serper", "tavily", "serve"])
 def test_image_search_by_text_returns_thumbnails_as_images(api):
     with FaultServer(api) as server:
-        tool = ImageSearchTool(make_backend(_spec(api, server.url)))
+        private = {} if api == "serve" else {"allow_private_addresses": True}  # thumbnails on 127.0.0.1
+        tool = ImageSearchTool(make_backend(_spec(api, server.url, **private)))
         ctx = ToolContext(ImageStore(), np.random.default_rng(0))
         result = tool({"query": "ada lovelace portrait"}, ctx)
         assert result.images == ["img_1"] and ctx.images.get("img_1").shape == (16, 24, 3)

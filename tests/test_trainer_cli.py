@@ -78,7 +78,7 @@ def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path
         "success_rate",
         "loss",
         "grad_norm",
-        "kl",
+        "shaped_reward_mean",
         "time_generation",
         "time_env",
         "time_scoring",
@@ -87,7 +87,7 @@ def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path
         assert key in rl
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / "ref_model.pt").exists()  # fatal_grpo's default kl_coef 0.001 needs the reference
+    assert "kl" not in rl and not (out / "ref_model.pt").exists()  # fatal_grpo trains without KL (the release)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "step-000001",
         "step-000002",
@@ -109,7 +109,7 @@ def test_train_command_runs_sft_and_rl_and_writes_everything(model_dir, tmp_path
         (["--set", "rollout.groupsize=4"], "unknown key(s) ['groupsize'] in rollout"),
         (["--set", "learning_rate=1e-4"], "unknown key(s) ['learning_rate'] in config"),
         (["--set", "rl.steps=-1"], "rl.steps must be >= 0"),
-        (["--set", "ref_model=null"], "needs a reference model"),
+        (["--set", "ref_model=null", "--set", "algo_options={kl_coef: 0.01}"], "needs a reference model"),
         (["--set", "env_kwargs={size: 99}"], "size must be an integer between 2 and 25"),
     ],
 )

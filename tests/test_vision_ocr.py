@@ -12,6 +12,7 @@ import pytesseract
 from PIL import Image, ImageDraw, ImageFont
 
 from mmsearch_gym.core import ImageStore, StepError, ToolContext, ToolError
+from mmsearch_gym.core.cache import ResultCache
 from mmsearch_gym.tools.ocr import _parse_tsv
 from mmsearch_gym.tools.vision import (
     INSTALL_HINT, OcrError, OcrTimeout, OcrTool, PerspectiveCorrectTool, SuperResolutionTool, TesseractNotFound, ocr,
@@ -166,6 +167,27 @@ def test_tesseract_runs_single_threaded_unless_asked(tmp_path, monkeypatch):
     assert "OMP_THREAD_LIMIT" not in os.environ  # only the child's environment
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         ocr(BLANK, threads=0)
+
+
+def test_page_segmentation_mode_defaults_to_one_block_and_the_agent_may_choose(tmp_path):
+    """The stand-in binary reports the --psm it was given as its one word; results are cached per mode."""
+    head = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    cmd = fake_tesseract(
+        tmp_path,
+        'psm=$(echo "$@" | sed -n "s/.*--psm \\([0-9]*\\).*/\\1/p")\n'
+        f'printf "{head}\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t9\\t9\\t90\\tpsm%s\\n" "$psm" > "$2.tsv"',
+    )
+    assert ocr(BLANK, tesseract_cmd=cmd).text == "psm6"
+    tool = OcrTool(tesseract_cmd=cmd, cache=ResultCache())
+    ctx = ctx_with(BLANK)
+    assert "Text:\npsm6\n" in tool({}, ctx).text
+    assert "Text:\npsm3\n" in tool({"psm": 3}, ctx).text  # another mode is another cache entry
+    assert "Text:\npsm11\n" in OcrTool(tesseract_cmd=cmd, psm=11, cache=False)({}, ctx).text
+    with pytest.raises(ToolError) as err:
+        tool({"psm": 7}, ctx)
+    assert err.value.kind == StepError.BAD_ARGUMENTS
+    with pytest.raises(ValueError, match="psm must be one of"):
+        OcrTool(psm=0)
 
 
 @pytest.mark.parametrize(

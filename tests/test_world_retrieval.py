@@ -8,7 +8,7 @@ import pytest
 from mmsearch_gym.world import TYPES, build_world, format_value
 from mmsearch_gym.world.backend import LocalWorldBackend
 from mmsearch_gym.world.degrade import degrade, photo_degradation
-from mmsearch_gym.world.text_index import clean_query
+from mmsearch_gym.world.text_index import query_parts
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,12 @@ def test_query_syntax_never_breaks_search(backend, query):
     assert isinstance(backend.text_search(query, 5), list)
 
 
-def test_clean_query_keeps_words_and_balanced_phrases():
-    assert clean_query('date of "14 March" 1723!', proximity=False) == 'date of "14 march" 1723'
-    assert clean_query("x:(y", proximity=False) == "x y"
-    assert clean_query("a b c") == 'a b c "a b"^1.5 "b c"^1.5'
-    assert clean_query("?!") == ""
+def test_query_parts_keep_words_and_balanced_phrases_without_stop_words():
+    assert query_parts('date of "14 March" 1723!') == (["date", "1723"], [["14", "march"]])
+    assert query_parts('x:(y "unbalanced') == (["x", "y", "unbalanced"], [])
+    assert query_parts("The Who") == (["who"], [])
+    assert query_parts("of the") == (["of", "the"], [])  # only stop words: kept
+    assert query_parts("?!") == ([], [])
 
 
 def test_reverse_search_of_world_photos_finds_the_source_entity(backend):

@@ -129,16 +129,18 @@ def advantages_and_mask(
     scale_rewards: str = "group",
     eps: float = 1e-6,
     clamp_fatal: bool = True,
+    clamp_unanswered: bool = True,
     mask_fatal: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Token advantages [B, T] (0 off the mask) and the bool loss mask [B, T], in one pass.
 
-    See :func:`algos.kernels.reference.advantages_and_mask` for the formulas; the kernel
-    takes rewards that are already shaped (e.g. ``fatal_grpo``'s reward 0 for f = 0) and
-    does not re-check them for NaN.
+    See :func:`algos.kernels.reference.advantages_and_mask` for the formulas. ``estimator``
+    is a name in ``algos.core.ADVANTAGE_ESTIMATORS``: the kernel fuses ``grpo``, ``dr_grpo``
+    and ``rloo``; an estimator registered by the user runs through the torch reference. The
+    kernel takes rewards that are already shaped (e.g. ``fatal_grpo``'s reward 0 for f = 0)
+    and does not re-check them for NaN.
     """
-    if estimator not in reference.ESTIMATORS:
-        raise ValueError(f"estimator must be one of {reference.ESTIMATORS}, got {estimator!r}")
+    core.lookup(core.ADVANTAGE_ESTIMATORS, estimator, "advantage estimator")
     if scale_rewards not in core.SCALE_REWARDS:
         raise ValueError(f"scale_rewards must be one of {core.SCALE_REWARDS}, got {scale_rewards!r}")
     if response_mask.ndim != 2:
@@ -157,12 +159,15 @@ def advantages_and_mask(
         "scale_rewards": scale_rewards,
         "eps": eps,
         "clamp_fatal": clamp_fatal,
+        "clamp_unanswered": clamp_unanswered,
         "mask_fatal": mask_fatal,
     }
     if backend(rewards.device) == "triton":
+        from algos.kernels.advantage_kernel import ESTIMATOR_CODES
         from algos.kernels.advantage_kernel import advantages_and_mask as run
 
-        return run(rewards, group_ids, response_mask, turn_index, fatal_turn, **kwargs)
+        if estimator in ESTIMATOR_CODES:
+            return run(rewards, group_ids, response_mask, turn_index, fatal_turn, **kwargs)
     return reference.advantages_and_mask(rewards, group_ids, response_mask, turn_index, fatal_turn, **kwargs)
 
 

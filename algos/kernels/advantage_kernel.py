@@ -5,7 +5,9 @@ sorted: no unique/sort on the host), two passes as in ``algos.core.group_stats``
     n, mean, min, max over {j : g_j = g_i};  var = Σ (r_j - mean)² / max(n - 1, 1)
     grpo: (r - mean) / (std + eps) (std of the group, of the batch, or 1);  dr_grpo: r - mean;
     rloo: (r - mean) n / (n - 1);  0 for a group of one or of equal rewards.
-Flagged samples (f = fatal_turn >= 0): A = max(A, 0), and tokens with turn >= f leave the mask.
+Flagged samples (f = fatal_turn >= 0): A = max(A, 0) (with CLAMP_UNANSWERED off, not for a
+sample with f >= 1 whose row has no turn >= f: it ended unanswered; one more pass over the
+row finds its last turn), and tokens with turn >= f leave the mask.
 Then it writes its row: A on the loss mask, 0 elsewhere, and the mask. The B x B scan is
 cheap next to the B x T write (B is a batch of episodes, T their tokens).
 """
@@ -40,6 +42,7 @@ def _advantages_kernel(
     HAS_FATAL: tl.constexpr,
     HAS_TURN: tl.constexpr,
     CLAMP_FATAL: tl.constexpr,
+    CLAMP_UNANSWERED: tl.constexpr,
     MASK_FATAL: tl.constexpr,
     BLOCK_B: tl.constexpr,
     BLOCK_T: tl.constexpr,
@@ -93,14 +96,24 @@ def _advantages_kernel(
         adv = tl.div_rn(centred * count, tl.maximum(count - 1.0, 1.0))
     adv = tl.where((count == 1.0) | (lowest == highest), 0.0, adv)
 
+    cols = tl.arange(0, BLOCK_T)
+    row = i * T
     fatal = -1
     if HAS_FATAL:
         fatal = tl.load(fatal_ptr + i)
         if CLAMP_FATAL:
-            adv = tl.where(fatal >= 0, tl.maximum(adv, 0.0), adv)
+            clamp = fatal >= 0
+            if not CLAMP_UNANSWERED:
+                last_turn = 0
+                if HAS_TURN:
+                    last_turn = -1
+                    for start in range(0, T, BLOCK_T):
+                        t = start + cols
+                        turns = tl.load(turn_ptr + row + t, mask=t < T, other=-1).to(tl.int32)
+                        last_turn = tl.maximum(last_turn, tl.max(turns, axis=0))
+                clamp = clamp & ~((fatal > 0) & (last_turn < fatal))
+            adv = tl.where(clamp, tl.maximum(adv, 0.0), adv)
 
-    cols = tl.arange(0, BLOCK_T)
-    row = i * T
     for start in range(0, T, BLOCK_T):
         t = start + cols
         inside = t < T
@@ -115,7 +128,17 @@ def _advantages_kernel(
 
 
 def advantages_and_mask(
-    rewards, group_ids, response_mask, turn_index, fatal_turn, estimator, scale_rewards, eps, clamp_fatal, mask_fatal
+    rewards,
+    group_ids,
+    response_mask,
+    turn_index,
+    fatal_turn,
+    estimator,
+    scale_rewards,
+    eps,
+    clamp_fatal,
+    clamp_unanswered,
+    mask_fatal,
 ):
     """The kernel's launcher; arguments as :func:`algos.kernels.reference.advantages_and_mask`."""
     B, T = response_mask.shape
@@ -148,6 +171,7 @@ def advantages_and_mask(
         HAS_FATAL=has_fatal,
         HAS_TURN=has_turn,
         CLAMP_FATAL=clamp_fatal,
+        CLAMP_UNANSWERED=clamp_unanswered,
         MASK_FATAL=mask_fatal,
         BLOCK_B=block_b,
         BLOCK_T=block_t,

@@ -131,17 +131,16 @@ def _aggregate(stats, mode, loss_scale_factor, T):
     if mode == "token-mean":
         total = tokens.sum().clamp(min=1)
         return loss_sum.sum() / total, (1.0 / total).expand_as(tokens)
+    if mode == "seq-mean-token-sum-norm":  # verl: Σ of every row's sum / scale, no mean over rows
+        scale = loss_scale_factor if loss_scale_factor is not None else T
+        return loss_sum.sum() / scale, torch.full_like(tokens, 1.0 / scale)
     nonempty = (tokens > 0).to(tokens.dtype)
     n_nonempty = nonempty.sum().clamp(min=1)
     weights = nonempty / n_nonempty
     if mode == "seq-mean-token-mean":
         loss_sum = loss_sum / tokens.clamp(min=1)
         weights = weights / tokens.clamp(min=1)
-    loss = (loss_sum * nonempty).sum() / n_nonempty
-    if mode == "seq-mean-token-sum-norm":
-        scale = loss_scale_factor if loss_scale_factor is not None else T
-        loss, weights = loss / scale, weights / scale
-    return loss, weights
+    return (loss_sum * nonempty).sum() / n_nonempty, weights
 
 
 class ClippedLoss(torch.autograd.Function):

@@ -13,8 +13,6 @@ from torch import Tensor
 
 from algos import core
 
-ESTIMATORS = ("grpo", "dr_grpo", "rloo")
-
 
 def logprobs(
     logits: Tensor,
@@ -62,32 +60,26 @@ def advantages_and_mask(
     scale_rewards: str = "group",
     eps: float = 1e-6,
     clamp_fatal: bool = True,
+    clamp_unanswered: bool = True,
     mask_fatal: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Token advantages [B, T] (0 off the mask) and the bool loss mask [B, T].
 
-    The composition of :mod:`algos.core` and ``fatal_grpo``: a group-relative estimator
-    (``grpo`` with ``scale_rewards``/``eps``, ``dr_grpo``, ``rloo``) on ``rewards`` [B] and
-    ``group_ids`` [B]; for flagged samples (``fatal_turn`` >= 0) the one-sided clamp
-    ``A = max(A, 0)`` (``clamp_fatal``) and the mask of every token with turn index >= the
-    fatal turn (``mask_fatal``; ``turn_index`` None means turn 0 everywhere).
+    The composition of :mod:`algos.core` that ``fatal_grpo`` uses: the estimator registered
+    as ``estimator`` (``grpo`` with ``scale_rewards``/``eps``, ``dr_grpo``, ``rloo``, or any
+    other in ``core.ADVANTAGE_ESTIMATORS``) on ``rewards`` [B] and ``group_ids`` [B] (a group
+    of one gets 0); for flagged samples (``fatal_turn`` >= 0) the one-sided clamp
+    ``A = max(A, 0)`` (``clamp_fatal``; ``clamp_unanswered=False`` spares those that ended
+    without an answer, :func:`algos.core.unanswered`) and the mask of every token with turn
+    index >= the fatal turn (``mask_fatal``; ``turn_index`` None means turn 0 everywhere).
     """
-    if estimator == "grpo":
-        adv = core.grpo_advantages(rewards, group_ids, scale_rewards, eps)
-    elif estimator == "dr_grpo":
-        adv = core.dr_grpo_advantages(rewards, group_ids)
-    elif estimator == "rloo":
-        adv = core.rloo_advantages(rewards, group_ids)
-    else:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    adv = core.estimate_advantages(estimator, rewards, group_ids, scale_rewards=scale_rewards, eps=eps)
     mask = response_mask.bool()
     if fatal_turn is not None:
-        flagged = fatal_turn >= 0
         if clamp_fatal:
-            adv = torch.where(flagged, adv.clamp(min=0), adv)
+            adv = core.fatal_clamp(adv, fatal_turn, turn_index, clamp_unanswered)
         if mask_fatal:
-            turn = torch.zeros_like(mask, dtype=torch.long) if turn_index is None else turn_index
-            mask = mask & ~(flagged[:, None] & (turn >= fatal_turn[:, None]))
+            mask = core.fatal_mask(mask, turn_index, fatal_turn)
     return core.token_advantages(adv, mask), mask
 
 

@@ -6,14 +6,16 @@ One interface for SophiaVL's thinking reward model and Reagent's Agent-RRM::
     score, critique, reasoning = out         # unpacks to the three parts
 
 ``trajectory`` is a string or a chat (a list of ``{"role", "content"}`` messages, images
-referred to by id). Generative backends must answer exactly::
+referred to by id). Each model's replies are read as its release reads them:
 
-    <think>analysis</think><critique>advice that never leaks the answer</critique><score>0.7</score>
+- Agent-RRM (``rubric="agent"``), :func:`parse_rrm_output`: ``<think>analysis</think>
+  <critique>advice</critique><score>0.7</score>``; the first ``<score>`` block anywhere, any
+  case, text before it allowed. No score, or one outside [0, 1], is *malformed*.
+- SophiaVL thinking reward (``rubric="thinking"``), :func:`parse_thinking_score`:
+  ``<answer>0.7</answer>``, ``\boxed{0.6}`` or a bare number, clipped to [0, 1]; no critique.
 
-(whitespace allowed between blocks, nothing outside them). Anything else — missing or
-repeated blocks, text around them, a score that is not a plain number in [0, 1] — is
-*malformed*: ``valid=False``, ``score = fallback_score`` (0.0 by default), empty critique
-and reasoning, ``error`` saying why, ``raw`` keeping the text. Never NaN.
+A malformed reply gives ``valid=False``, ``score = fallback_score`` (0.0 by default),
+``error`` saying why, ``raw`` keeping the text. Never NaN.
 
 Backends (imported lazily, so ``algos`` needs neither httpx nor transformers to import):
 
@@ -35,6 +37,7 @@ from algos.reward_models.base import (
     RewardModelOutput,
     build_messages,
     parse_rrm_output,
+    parse_thinking_score,
     render_trajectory,
 )
 from algos.reward_models.rule import RuleRewardModel
@@ -51,6 +54,7 @@ __all__ = [
     "RuleRewardModel",
     "build_messages",
     "parse_rrm_output",
+    "parse_thinking_score",
     "render_trajectory",
 ]
 

@@ -1,4 +1,4 @@
-"""Output type, strict parser, prompt building and the generative base class."""
+"""Output type, the two reward models' parsers, prompt building and the generative base class."""
 
 from __future__ import annotations
 
@@ -29,14 +29,13 @@ THINKING_RUBRIC = (
     "thinking process, not whether the final answer is correct, on: logical soundness (each step "
     "follows from the previous one), correct reasoning (valid methods, facts correctly applied), "
     "error identification (fallacies, unsupported assumptions, wrong steps), language consistency "
-    "(one language throughout) and redundancy (concise, no needless repetition).\n"
-    "Answer with exactly three blocks and nothing else:\n"
-    "<think>your analysis</think>"
-    "<critique>the main weaknesses, without revealing the answer</critique>"
-    "<score>one of 0, 0.1, 0.2, ..., 1.0</score>"
+    "(one language throughout) and redundancy (concise, no needless repetition). Be strict.\n"
+    "Give one score from 0, 0.1, 0.2, ..., 1.0 (0: completely flawed reasoning, 1: perfectly "
+    "sound reasoning) and nothing else, in this format: <answer>your_score</answer>"
 )
 
 RUBRICS = {"agent": AGENT_RUBRIC, "thinking": THINKING_RUBRIC}
+OUTPUT_FORMATS = ("rrm", "thinking")
 
 
 class RewardModelError(RuntimeError):
@@ -62,45 +61,78 @@ class RewardModelOutput:
         return iter((self.score, self.critique, self.reasoning))
 
 
-_TAGS = ("think", "critique", "score")
-_LAYOUT = re.compile(
-    r"\A\s*<think>(?P<think>.*?)</think>\s*<critique>(?P<critique>.*?)</critique>"
-    r"\s*<score>(?P<score>.*?)</score>\s*\Z",
-    re.DOTALL,
-)
-_NUMBER = re.compile(r"\A[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# Agent-RRM (repo kxfan2002/Reagent, rllm/environments/tools/tool_env.py): the first <score>
+# block anywhere, any case, holding digits and dots only (so no sign and no exponent).
+_RRM_SCORE = re.compile(r"<score>\s*([\d.]+)\s*</score>", re.DOTALL | re.IGNORECASE)
+_RRM_BLOCK = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL | re.IGNORECASE) for tag in ("think", "critique")}
 
 
 def parse_rrm_output(text: Any, fallback_score: float = 0.0) -> RewardModelOutput:
-    """Parse ``<think>…</think><critique>…</critique><score>x</score>`` strictly.
+    """Read an Agent-RRM reply the way the Reagent release does.
 
-    Returns a valid output, or a malformed one (see the package docstring); never raises
-    for bad model text and never returns NaN.
+    The score is the first ``<score>x</score>`` block found anywhere in the text, tags in
+    any case, text before or around the blocks allowed; ``x`` is digits and dots only (the
+    release's pattern), so ``-0.1`` and ``5e-1`` are not scores. No such block, a value that
+    is not a number (``1.2.3``) or one outside [0, 1] gives ``valid=False`` and
+    ``score = fallback_score`` (0 by default, the release's minimum score). The critique and
+    the reasoning are the first ``<critique>`` / ``<think>`` blocks (any case; empty when
+    missing). Never raises for bad model text and never returns NaN.
     """
     if not isinstance(text, str):
         return _malformed(f"expected text, got {type(text).__name__}", repr(text), fallback_score)
-    for tag in _TAGS:
-        if text.count(f"<{tag}>") != 1 or text.count(f"</{tag}>") != 1:
-            return _malformed(f"need exactly one <{tag}>…</{tag}> block", text, fallback_score)
-    m = _LAYOUT.match(text)
+    blocks = {tag: pattern.search(text) for tag, pattern in _RRM_BLOCK.items()}
+    critique = blocks["critique"].group(1).strip() if blocks["critique"] else ""
+    reasoning = blocks["think"].group(1).strip() if blocks["think"] else ""
+    m = _RRM_SCORE.search(text)
     if m is None:
-        return _malformed(
-            "blocks must be <think>, <critique>, <score> in that order with nothing around them",
-            text,
-            fallback_score,
-        )
-    raw_score = m["score"].strip()
-    if not _NUMBER.match(raw_score):
-        return _malformed(f"score {raw_score[:40]!r} is not a plain number", text, fallback_score)
-    score = float(raw_score)
-    if not math.isfinite(score) or not 0.0 <= score <= 1.0:
-        return _malformed(f"score {score} is outside [0, 1]", text, fallback_score)
-    return RewardModelOutput(score, m["critique"].strip(), m["think"].strip(), raw=text)
+        reason = "no <score> block holding a plain non-negative number (digits and dots)"
+        return _malformed(reason, text, fallback_score, critique, reasoning)
+    try:
+        score = float(m.group(1))
+    except ValueError:
+        return _malformed(f"score {m.group(1)[:40]!r} is not a number", text, fallback_score, critique, reasoning)
+    if not 0.0 <= score <= 1.0:
+        return _malformed(f"score {score} is outside [0, 1]", text, fallback_score, critique, reasoning)
+    return RewardModelOutput(score, critique, reasoning, raw=text)
 
 
-def _malformed(reason: str, raw: str, fallback_score: float) -> RewardModelOutput:
+# SophiaVL-R1's thinking reward model (repo kxfan2002/SophiaVL-R1, verl/workers/reward/custom.py,
+# ``extract_score``), tried in the release's order: a boxed score, <answer>score</answer>, then
+# the first standalone 0 or 1 (optionally with decimals) anywhere in the text.
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_THINKING_PATTERNS = (
+    re.compile(rf"\\box(?:ed|es)?\{{\s*({_NUM})\s*\}}"),
+    re.compile(rf"<answer>\s*({_NUM})\s*</answer>", re.IGNORECASE),
+    re.compile(r"(?<![\w.])([01](?:\.\d+)?)(?!\w|\.\d)"),
+)
+
+
+def parse_thinking_score(text: Any) -> float | None:
+    """The score in a SophiaVL thinking reward model's reply, clipped to [0, 1]; None if none.
+
+    Tried in the release's order: ``\boxed{0.6}`` (also ``\box{}``/``\boxes{}``), then
+    ``<answer>0.7</answer>``, then a bare score: the first standalone ``0``/``1`` or decimal
+    starting with one (``0.8``, ``1.0``) in the text. A value above 1 is 1, below 0 is 0.
+    Where the release's one-decimal patterns would misread (``<answer>0.75</answer>`` gives
+    0 there, its pattern matching the leading ``0``), the whole number is read (0.75). The
+    release's later fallbacks for other reward-model formats (counts of "wrong steps") are
+    left out: such replies give None, and callers use their fallback score (the release's 0).
+    """
+    if not isinstance(text, str):
+        return None
+    for pattern in _THINKING_PATTERNS:
+        m = pattern.search(text)
+        if m is not None:
+            value = float(m.group(1))
+            return min(1.0, max(0.0, value))
+    return None
+
+
+def _malformed(
+    reason: str, raw: str, fallback_score: float, critique: str = "", reasoning: str = ""
+) -> RewardModelOutput:
     return RewardModelOutput(
-        float(fallback_score), "", "", valid=False, error=f"malformed reward model output: {reason}", raw=raw
+        float(fallback_score), critique, reasoning, valid=False, error=f"malformed reward model output: {reason}", raw=raw
     )
 
 
@@ -143,13 +175,26 @@ class GenerativeRewardModel(RewardModel):
     """A reward model that writes text: prompt with a rubric, generate, parse strictly.
 
     ``rubric``: "agent" (Agent-RRM), "thinking" (SophiaVL) or any custom system prompt.
+    ``output_format``: how replies are read: "rrm" (:func:`parse_rrm_output`, the
+    ``<think>``/``<critique>``/``<score>`` blocks) or "thinking" (:func:`parse_thinking_score`,
+    ``<answer>0.7</answer>``; no critique); default: "thinking" for the thinking rubric, else "rrm".
     ``on_error``: "raise" re-raises :class:`RewardModelError` when the backend fails;
     "fallback" returns an invalid output with ``fallback_score`` instead.
     """
 
-    def __init__(self, rubric: str = "agent", fallback_score: float = 0.0, on_error: str = "raise"):
+    def __init__(
+        self,
+        rubric: str = "agent",
+        fallback_score: float = 0.0,
+        on_error: str = "raise",
+        output_format: str | None = None,
+    ):
         if on_error not in ("raise", "fallback"):
             raise ValueError(f"on_error must be 'raise' or 'fallback', got {on_error!r}")
+        output_format = output_format or ("thinking" if rubric == "thinking" else "rrm")
+        if output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+        self.output_format = output_format
         if not math.isfinite(fallback_score):
             raise ValueError("fallback_score must be finite")
         self.rubric = RUBRICS.get(rubric, rubric)
@@ -169,4 +214,9 @@ class GenerativeRewardModel(RewardModel):
             if self.on_error == "raise":
                 raise
             return RewardModelOutput(self.fallback_score, "", "", valid=False, error=str(exc))
-        return parse_rrm_output(text, self.fallback_score)
+        if self.output_format == "rrm":
+            return parse_rrm_output(text, self.fallback_score)
+        score = parse_thinking_score(text)
+        if score is None:
+            return _malformed("no score (<answer>x</answer>, \\boxed{x} or a bare number)", text, self.fallback_score)
+        return RewardModelOutput(score, "", "", raw=text)

@@ -27,8 +27,9 @@ class HFRewardModel(GenerativeRewardModel):
         dtype: Any = None,
         max_new_tokens: int = 1024,
         fallback_score: float = 0.0,
+        output_format: str | None = None,
     ):
-        super().__init__(rubric=rubric, fallback_score=fallback_score, on_error="raise")
+        super().__init__(rubric=rubric, fallback_score=fallback_score, on_error="raise", output_format=output_format)
         if (model is None) != (tokenizer is None):
             raise ValueError("pass both model and tokenizer, or neither (with path)")
         if model is None:

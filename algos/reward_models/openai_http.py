@@ -37,8 +37,9 @@ class OpenAIRewardModel(GenerativeRewardModel):
         fallback_score: float = 0.0,
         on_error: str = "raise",
         client: httpx.Client | None = None,
+        output_format: str | None = None,
     ):
-        super().__init__(rubric=rubric, fallback_score=fallback_score, on_error=on_error)
+        super().__init__(rubric=rubric, fallback_score=fallback_score, on_error=on_error, output_format=output_format)
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.url = base_url.rstrip("/") + "/chat/completions"

@@ -7,7 +7,7 @@
     result.batch    # algos.EpisodeBatch (token-exact), result.records: EpisodeRecords
 
 Policies: :class:`HFPolicy` (transformers, text or image-text-to-text), :class:`VLLMPolicy`
-(extra ``vllm``), :class:`HTTPPolicy` (OpenAI-compatible server), :class:`ScriptedTextPolicy`
+(extra ``vllm``; ``make vllm`` on a CPU), :class:`HTTPPolicy` (OpenAI-compatible server), :class:`ScriptedTextPolicy`
 (the envs' oracle / random agents).
 """
 

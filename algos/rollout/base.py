@@ -68,10 +68,12 @@ class TokenPrompt:
 
 @dataclass
 class Generation:
-    """One sampled turn: the ids exactly as sampled (the stop token included when one ended it)."""
+    """One sampled turn: the ids exactly as sampled (the stop token included when one ended it), and,
+    from policies that report them (vLLM), each id's log-probability under the sampling distribution."""
 
     ids: list[int]
     finish_reason: Literal["stop", "length"]
+    logprobs: list[float] | None = None
 
 
 @dataclass

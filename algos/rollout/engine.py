@@ -35,7 +35,7 @@ from algos.batch import EpisodeBatch
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest, is_text_policy, is_token_policy
 from algos.rollout.chat import ChatFormat
 from algos.rollout.pool import EnvPool
-from algos.rollout.tokens import EpisodeTokens, collate
+from algos.rollout.tokens import EpisodeTokens, collate, rollout_logprobs
 from mmsearch_gym.core.record import EpisodeRecord
 
 TOKEN_LIMIT = "token_limit"
@@ -43,7 +43,11 @@ TOKEN_LIMIT = "token_limit"
 
 @dataclass
 class RolloutResult:
-    """What one rollout produced. ``tokens`` and ``batch`` are None for text policies without a chat format."""
+    """What one rollout produced. ``tokens`` and ``batch`` are None for text policies without a chat format.
+
+    ``rollout_logp`` [B, T]: the log-probs the policy reported for the tokens it sampled (vLLM
+    does), aligned with ``batch.input_ids`` and 0 off the response; None when it reported none.
+    """
 
     records: list[EpisodeRecord]
     group_ids: list[int]
@@ -52,6 +56,7 @@ class RolloutResult:
     timings: dict[str, float] = field(default_factory=dict)
     finish_reasons: dict[str, int] = field(default_factory=dict)
     pad_id: int = 0
+    rollout_logp: torch.Tensor | None = None
 
     def model_inputs(
         self, rows: Sequence[int] | None = None, device: torch.device | str = "cpu", width: int | None = None
@@ -70,6 +75,7 @@ class _Episode:
     tokens: EpisodeTokens | None
     turn: int = 0
     record: EpisodeRecord | None = None
+    limit: int = 0  # this episode's context limit in tokens
 
 
 class RolloutEngine:
@@ -81,6 +87,8 @@ class RolloutEngine:
         chat: how the conversation is tokenised; defaults to ``policy.chat_format()`` for
             token policies; optional for text policies (give one to get SFT tensors).
         max_episode_tokens: the per-episode limit on context length (prompt + all turns).
+        max_response_tokens: optional limit on the tokens after the prompt (turns and env
+            replies), for trainers that hold prompt and response in fixed widths (verl).
     """
 
     def __init__(
@@ -89,6 +97,7 @@ class RolloutEngine:
         sampling: SamplingParams | None = None,
         chat: ChatFormat | None = None,
         max_episode_tokens: int = 8192,
+        max_response_tokens: int | None = None,
     ):
         self.token_mode = is_token_policy(policy)
         if not self.token_mode and not is_text_policy(policy):
@@ -105,6 +114,9 @@ class RolloutEngine:
         self.sampling = sampling or SamplingParams()
         self.chat = chat
         self.max_episode_tokens = int(max_episode_tokens)
+        if max_response_tokens is not None and max_response_tokens < 1:
+            raise ValueError(f"max_response_tokens must be >= 1 (or None), got {max_response_tokens}")
+        self.max_response_tokens = max_response_tokens
 
     def rollout(
         self,
@@ -139,17 +151,17 @@ class RolloutEngine:
                 with _timed(clock, "tokenize"):
                     tokens = EpisodeTokens()
                     tokens.append(self.chat.prompt(messages, [m["images"] for m in messages]))
-            episodes.append(_Episode(i, messages, tokens))
+            episodes.append(_Episode(i, messages, tokens, limit=self._limit(tokens)))
         active = [ep for ep in episodes if not self._out_of_room(ep, pool)]
         while active:
             with _timed(clock, "generation"):
                 turns = self._turns(active, pool, params)
             actions: dict[int, str] = {}
             with _timed(clock, "tokenize"):
-                for ep, (text, ids, reason) in zip(active, turns):
+                for ep, (text, ids, reason, logprobs) in zip(active, turns):
                     finish[reason] += 1
                     if ep.tokens is not None and self.chat is not None:
-                        ep.tokens.append_turn(ids, ep.turn)
+                        ep.tokens.append_turn(ids, ep.turn, logprobs)
                         ep.tokens.append(self.chat.close_turn(ids, reason == "stop"))
                     ep.messages.append({"role": "assistant", "content": text, "images": []})
                     actions[ep.slot] = text
@@ -188,20 +200,24 @@ class RolloutEngine:
                     group_ids=torch.tensor(group_ids),
                     attention_mask=cols["attention_mask"],
                 )
+                result.rollout_logp = rollout_logprobs(result.tokens, result.batch.seq_len)
             result.timings = dict(clock)
         return result
 
     # ---- one round of turns ---------------------------------------------------------------
-    def _turns(self, active: list[_Episode], pool: EnvPool, params: SamplingParams) -> list[tuple[str, list[int], str]]:
-        """(action text, ids, finish reason) for each active episode."""
+    def _turns(
+        self, active: list[_Episode], pool: EnvPool, params: SamplingParams
+    ) -> list[tuple[str, list[int], str, list[float] | None]]:
+        """(action text, ids, finish reason, the ids' log-probs if reported) for each active episode."""
         if self.token_mode:
             assert self.chat is not None
-            prompts = [ep.tokens.prompt(self.max_episode_tokens - len(ep.tokens)) for ep in active]  # type: ignore[union-attr]
+            prompts = [ep.tokens.prompt(ep.limit - len(ep.tokens)) for ep in active]  # type: ignore[union-attr]
             gens = self.policy.generate(prompts, params, self.chat.stop_ids)
             if len(gens) != len(active):
                 raise PolicyError(f"the policy returned {len(gens)} turns for {len(active)} prompts")
             return [
-                (self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason) for g in gens
+                (self.chat.action_text(g.ids, g.finish_reason == "stop"), list(g.ids), g.finish_reason, g.logprobs)
+                for g in gens
             ]
         requests = [
             TextRequest(
@@ -219,18 +235,18 @@ class RolloutEngine:
             if not isinstance(text, str):
                 raise PolicyError(f"the policy returned a {type(text).__name__} instead of a turn's text")
             ids = self.chat.assistant(text) if self.chat is not None else []
-            room = self.max_episode_tokens - (len(ep.tokens) if ep.tokens is not None else 0)
+            room = ep.limit - (len(ep.tokens) if ep.tokens is not None else 0)
             if self.chat is not None and len(ids) > min(params.max_new_tokens, room):
                 ids = ids[: min(params.max_new_tokens, room)]  # the per-turn limit holds for teachers too
                 text = self.chat.action_text(ids, stopped=False)
-                out.append((text, ids, "length"))
+                out.append((text, ids, "length", None))
             else:
-                out.append((text, ids, "stop"))
+                out.append((text, ids, "stop", None))
         return out
 
     def _out_of_room(self, ep: _Episode, pool: EnvPool) -> bool:
         """End ``ep`` when its context leaves no room to generate; True if it ended."""
-        if ep.tokens is None or len(ep.tokens) < self.max_episode_tokens:
+        if ep.tokens is None or len(ep.tokens) < ep.limit:
             return False
         record = pool.record(ep.slot)
         record.fatal, record.fatal_turn = True, len(record.turns)
@@ -238,6 +254,12 @@ class RolloutEngine:
         record.reward, record.success, record.reward_components = 0.0, False, {}
         ep.record = record
         return True
+
+    def _limit(self, tokens: EpisodeTokens | None) -> int:
+        """The context limit of an episode whose prompt is ``tokens``."""
+        if tokens is None or self.max_response_tokens is None:
+            return self.max_episode_tokens
+        return min(self.max_episode_tokens, len(tokens) + self.max_response_tokens)
 
     @property
     def pad_id(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +34,8 @@ class HTTPPolicy:
     Args:
         max_concurrency: requests in flight at once (one per active episode, up to this).
         extra_body: merged into every request body (e.g. ``{"stop": ["</answer>"]}``).
+        send_images: False for a text-only model (servers refuse image parts for those, e.g.
+            vLLM's 400 "is not a multimodal model"); the text keeps the images' ids.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class HTTPPolicy:
         max_concurrency: int = 16,
         extra_body: dict[str, Any] | None = None,
         client: httpx.Client | None = None,
+        send_images: bool = True,
     ):
         if max_retries < 0 or max_concurrency < 1:
             raise ValueError("need max_retries >= 0 and max_concurrency >= 1")
@@ -58,6 +61,7 @@ class HTTPPolicy:
         self.backoff = backoff
         self.max_concurrency = max_concurrency
         self.extra_body = dict(extra_body or {})
+        self.send_images = send_images
         self.client = client or httpx.Client(timeout=timeout)
 
     def act(self, requests: Sequence[TextRequest], params: SamplingParams) -> list[str]:
@@ -69,9 +73,13 @@ class HTTPPolicy:
 
     def body(self, messages: Sequence[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
         """The request body for one chat (env-format messages, images as arrays)."""
+        return self.request_body([openai_message(m, images=self.send_images) for m in messages], params)
+
+    def request_body(self, messages: list[dict[str, Any]], params: SamplingParams) -> dict[str, Any]:
+        """The request body for chat messages already in OpenAI format (see :func:`openai_message`)."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [_openai_message(m) for m in messages],
+            "messages": messages,
             "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -95,12 +103,20 @@ class HTTPPolicy:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
                 continue
             if resp.status_code != 200:
-                raise PolicyError(f"policy server {self.url} answered HTTP {resp.status_code}: {resp.text[:200]!r}")
+                raise status_error(self.url, resp)
             return _content(resp, self.url)
         raise PolicyError(f"policy server {self.url} failed after {self.max_retries + 1} attempts; last error: {last}")
 
     def close(self) -> None:
         self.client.close()
+
+
+def status_error(url: str, resp: httpx.Response) -> PolicyError:
+    """The error for a non-retryable status, with what to do when a text-only model was sent images."""
+    msg = f"policy server {url} answered HTTP {resp.status_code}: {resp.text[:200]!r}"
+    if resp.status_code == 400 and "multimodal" in resp.text.lower():
+        msg += "; the served model takes no images: send text only (HTTPPolicy(send_images=False), eval --no-images)"
+    return PolicyError(msg)
 
 
 def _content(resp: httpx.Response, url: str) -> str:
@@ -117,11 +133,16 @@ def _content(resp: httpx.Response, url: str) -> str:
     return content
 
 
-def _openai_message(m: dict[str, Any]) -> dict[str, Any]:
-    images = m.get("images") or []
+def openai_message(
+    m: dict[str, Any], data_url: Callable[[np.ndarray], str] | None = None, images: bool = True
+) -> dict[str, Any]:
+    """An env-format message (``role``, ``content``, ``images`` as arrays) in OpenAI chat format, images as
+    PNG data URLs (made by ``data_url``, default :func:`png_data_url`); ``images=False`` sends the text alone."""
+    images = (m.get("images") or []) if images else []
     if not images:
         return {"role": m["role"], "content": m["content"]}
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": png_data_url(img)}} for img in images]
+    url = data_url or png_data_url
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url(img)}} for img in images]
     return {"role": m["role"], "content": parts + [{"type": "text", "text": m["content"]}]}
 
 

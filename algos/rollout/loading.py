@@ -98,6 +98,53 @@ def load_tokenizer(path: str | Path) -> Any:
     return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
+# A one-class module saved beside a tokenizer that is a plain ``tokenizers`` file; see save_tokenizer.
+_TOKENIZER_MODULE = "tokenization_mmsearch_gym"
+_TOKENIZER_MODULE_SOURCE = (
+    '"""The tokenizer of this folder, as saved: a plain ``tokenizers`` file (written by mmsearch-gym)."""\n\n'
+    "from transformers import TokenizersBackend\n\n\n"
+    "class SavedTokenizer(TokenizersBackend):\n"
+    '    """Loads ``tokenizer.json`` unchanged (no model-family pre-tokenizer or normaliser)."""\n'
+)
+
+
+def save_tokenizer(path: str | Path, tokenizer: Any, processor: Any = None) -> Path:
+    """Save ``tokenizer`` (and ``processor``) so that ``AutoTokenizer`` / ``AutoProcessor`` load them as saved.
+
+    A tokenizer that is a plain ``tokenizers`` file (the tiny models') saved by transformers names
+    ``TokenizersBackend``; ``AutoTokenizer`` ignores that for some model types (``qwen2``) and
+    builds the family's tokenizer (``Qwen2Tokenizer``) instead, whose own pre-tokenizer changes
+    the ids. An ``auto_map`` to a one-line ``TokenizersBackend`` subclass saved in the folder
+    makes every loader agree: without ``trust_remote_code`` transformers then falls back to the
+    named ``TokenizersBackend``, with it it loads the subclass. The image-only Qwen2-VL processor
+    is saved as ``Qwen2VLProcessor`` with a video processor config, so ``AutoProcessor`` builds
+    the stock processor where torchvision is installed (without it, :func:`load_processor`
+    falls back to the image-only one).
+    """
+    path = Path(path)
+    (processor if processor is not None else tokenizer).save_pretrained(path)
+    cfg_file = path / "tokenizer_config.json"
+    cfg = json.loads(cfg_file.read_text())
+    if cfg.get("tokenizer_class") in ("TokenizersBackend", "PreTrainedTokenizerFast") and "auto_map" not in cfg:
+        cfg["tokenizer_class"] = "TokenizersBackend"
+        cfg["auto_map"] = {"AutoTokenizer": [None, f"{_TOKENIZER_MODULE}.SavedTokenizer"]}
+        cfg_file.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+        (path / f"{_TOKENIZER_MODULE}.py").write_text(_TOKENIZER_MODULE_SOURCE)
+    proc_file = path / "processor_config.json"
+    if processor is not None and proc_file.is_file():
+        proc = json.loads(proc_file.read_text())
+        if proc.get("processor_class") == "ImageOnlyQwen2VLProcessor":
+            proc["processor_class"] = "Qwen2VLProcessor"
+            proc_file.write_text(json.dumps(proc, indent=2) + "\n")
+            image = proc.get("image_processor", {})
+            video = {
+                "video_processor_type": "Qwen2VLVideoProcessor",
+                **{k: image[k] for k in ("patch_size", "temporal_patch_size", "merge_size") if k in image},
+            }
+            (path / "video_preprocessor_config.json").write_text(json.dumps(video, indent=2) + "\n")
+    return path
+
+
 def load_processor(path: str | Path, tokenizer: Any) -> Any:
     """``AutoProcessor``; for Qwen2-VL-family models on machines without torchvision (whose video
     processor needs it), an image-only processor built from the image processor and tokenizer."""

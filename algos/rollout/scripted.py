@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from algos.rollout.base import PolicyError, SamplingParams, TextRequest
-from mmsearch_gym.policies import ENV_AGENTS, POLICY_NAMES, ScriptedPolicy, make_policy
+from mmsearch_gym.policies import ENV_AGENTS, POLICY_NAMES, EnvAgentPolicy, ScriptedPolicy, make_policy
 
 
 class ScriptedTextPolicy:
@@ -28,7 +28,7 @@ class ScriptedTextPolicy:
         else:
             if not callable(getattr(policy, "act", None)):
                 raise TypeError(f"{type(policy).__name__} has no act(env)")
-            self.name, self.policy = type(policy).__name__, policy
+            self.name, self.policy = getattr(policy, "name", type(policy).__name__), policy
 
     def act(self, requests: Sequence[TextRequest], params: SamplingParams) -> list[str]:
         out = []
@@ -37,7 +37,7 @@ class ScriptedTextPolicy:
                 out.append(self.policy.act(req.env))
             elif req.call is not None and self.name in self._METHODS:
                 out.append(req.call(self._METHODS[self.name]))
-            elif req.call is not None and self.name in ENV_AGENTS:
+            elif req.call is not None and (self.name in ENV_AGENTS or isinstance(self.policy, EnvAgentPolicy)):
                 out.append(req.call("scripted_action", self.name))  # e.g. DeepSearch's no_vision agent
             else:
                 raise PolicyError(

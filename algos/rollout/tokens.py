@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,9 @@ class EpisodeTokens:
 
     ``spans[k] = (start, end)``: ``ids[start:end]`` are exactly the ids turn ``k`` produced
     (sampled, or teacher-forced for text policies). Everything else (prompt, template glue,
-    env replies) has ``response_mask`` False and ``turn_index`` -1.
+    env replies) has ``response_mask`` False and ``turn_index`` -1. ``logprobs`` holds, per
+    token, the log-probability the policy reported for the ids it sampled (NaN where it
+    reported none, 0 outside its turns).
     """
 
     ids: list[int] = field(default_factory=list)
@@ -30,6 +33,7 @@ class EpisodeTokens:
     image_inputs: list[dict[str, Any]] = field(default_factory=list)
     images: list[np.ndarray] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -40,6 +44,7 @@ class EpisodeTokens:
         self.ids.extend(piece.ids)
         self.response_mask.extend([False] * n)
         self.turn_index.extend([NO_TURN] * n)
+        self.logprobs.extend([0.0] * n)
         for k in set(self.columns) | set(piece.columns):
             col = self.columns.setdefault(k, [0] * (len(self.ids) - n))
             col.extend(piece.columns.get(k, [0] * n))
@@ -47,12 +52,15 @@ class EpisodeTokens:
             self.image_inputs.append(piece.image_inputs)
             self.images.extend(piece.images)
 
-    def append_turn(self, ids: Sequence[int], turn: int) -> None:
-        """Append the ids the policy produced in ``turn``."""
+    def append_turn(self, ids: Sequence[int], turn: int, logprobs: Sequence[float] | None = None) -> None:
+        """Append the ids the policy produced in ``turn`` (with their log-probs when it reported them)."""
+        if logprobs is not None and len(logprobs) != len(ids):
+            raise ValueError(f"{len(logprobs)} log-probs for {len(ids)} sampled ids")
         start = len(self.ids)
         self.ids.extend(int(t) for t in ids)
         self.response_mask.extend([True] * len(ids))
         self.turn_index.extend([turn] * len(ids))
+        self.logprobs.extend([float("nan")] * len(ids) if logprobs is None else [float(x) for x in logprobs])
         for col in self.columns.values():
             col.extend([0] * len(ids))
         self.spans.append((start, len(self.ids)))
@@ -93,4 +101,16 @@ def collate(episodes: Sequence[EpisodeTokens], pad_id: int, width: int | None = 
         for k in keys:
             if k in e.columns:
                 out[k][row, :n] = torch.tensor(e.columns[k], dtype=torch.long)
+    return out
+
+
+def rollout_logprobs(episodes: Sequence[EpisodeTokens], width: int | None = None) -> torch.Tensor | None:
+    """[B, T] fp32 log-probs the policy reported for its sampled tokens (0 elsewhere), right-padded
+    like :func:`collate`; None unless every sampled token of every episode has one."""
+    if any(math.isnan(x) for e in episodes for x in e.logprobs):
+        return None
+    T = max(len(e) for e in episodes) if width is None else width
+    out = torch.zeros((len(episodes), T), dtype=torch.float32)
+    for row, e in enumerate(episodes):
+        out[row, : len(e)] = torch.tensor(e.logprobs, dtype=torch.float32)
     return out

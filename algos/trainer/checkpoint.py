@@ -2,7 +2,9 @@
 
 A checkpoint is a directory ``checkpoints/step-000012/`` written under a temporary name and
 renamed when complete, so a crash while saving leaves the previous checkpoint intact; a
-crash at any other time loses only the steps since the last one.
+crash at any other time loses only the steps since the last one. Its files and folder are
+flushed to disk (``fsync``) before the rename and the parent folder after it, so that a power
+loss cannot leave a renamed but empty checkpoint.
 """
 
 from __future__ import annotations
@@ -84,12 +86,25 @@ def save_checkpoint(
         tmp / "training.pt",
     )
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+    for f in sorted(tmp.iterdir()):
+        _fsync(f)
+    _fsync(tmp)  # the folder's entries
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+    _fsync(root)  # the rename itself
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's) data and metadata to disk."""
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def list_checkpoints(root: str | Path) -> list[Path]:

@@ -39,7 +39,10 @@ def _non_negative(section: str, **values: float) -> None:
 @dataclass
 class RolloutConfig:
     """``tasks_per_step`` tasks x ``group_size`` episodes per RL step; per-turn and per-episode token limits;
-    ``vector_env``: ``none`` (a list of envs), ``sync`` or ``async`` (gymnasium vector envs)."""
+    ``vector_env``: ``none`` (a list of envs), ``sync`` or ``async`` (gymnasium vector envs).
+    ``backend``: ``hf`` (sample with the model being trained) or ``vllm`` (a vLLM engine loaded from
+    ``model``, its weights replaced by the trained ones before each rollout); ``vllm``: keyword
+    arguments of ``vllm.LLM`` (``dtype``, ``kv_cache_memory_bytes``, ``enforce_eager`` …)."""
 
     tasks_per_step: int = 4
     group_size: int = 8
@@ -49,6 +52,8 @@ class RolloutConfig:
     top_p: float = 1.0
     top_k: int = 0
     vector_env: str = "none"
+    backend: str = "hf"
+    vllm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive(
@@ -62,6 +67,10 @@ class RolloutConfig:
         _non_negative("rollout", temperature=self.temperature, top_k=self.top_k)
         if self.vector_env not in ("none", "sync", "async"):
             raise ConfigError(f"rollout.vector_env must be none, sync or async, got {self.vector_env!r}")
+        if self.backend not in ("hf", "vllm"):
+            raise ConfigError(f"rollout.backend must be hf or vllm, got {self.backend!r}")
+        if not isinstance(self.vllm, dict):
+            raise ConfigError(f"rollout.vllm must be a mapping of vllm.LLM arguments, got {type(self.vllm).__name__}")
 
 
 @dataclass

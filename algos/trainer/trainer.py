@@ -5,7 +5,8 @@
     summary["evals"]                        # success on held-out tasks: before / after_sft / after_rl
 
 One RL step: roll out ``tasks_per_step`` tasks x ``group_size`` episodes with the policy
-(:mod:`algos.rollout`), score them (reference and old log-probs, the algorithm's
+(:mod:`algos.rollout`; with ``rollout.backend: vllm`` a vLLM engine samples, its weights
+replaced by the trained ones whenever an update changed them), score them (reference and old log-probs, the algorithm's
 advantages and loss mask), and take one AdamW step per PPO epoch over micro-batches.
 Everything a step draws from (model, optimizer, scheduler, RNG states, step counters, the
 next task and SFT sample) is in the checkpoint, so a resumed run repeats an uninterrupted one.
@@ -27,7 +28,7 @@ import torch
 import algos
 from algos.rollout import HFPolicy, RolloutEngine, SamplingParams, load_pretrained
 from algos.rollout.engine import model_inputs
-from algos.rollout.loading import check_model_dir
+from algos.rollout.loading import check_model_dir, save_tokenizer
 from algos.rollout.tokens import collate
 from algos.trainer import checkpoint as ckpt
 from algos.trainer.config import ConfigError, TrainConfig
@@ -76,7 +77,15 @@ class Trainer:
         self.chat = self.policy.chat_format()
         r = cfg.rollout
         self.sampling = SamplingParams(r.max_new_tokens, r.temperature, r.top_p, r.top_k)
-        self.engine = RolloutEngine(self.policy, self.sampling, max_episode_tokens=r.max_episode_tokens)
+        self.rollout_policy: Any = self.policy
+        if r.backend == "vllm":
+            from algos.rollout.vllm import VLLMPolicy
+
+            self.rollout_policy = VLLMPolicy(cfg.model, seed=cfg.seed, **r.vllm)
+        self.engine = RolloutEngine(
+            self.rollout_policy, self.sampling, chat=self.chat, max_episode_tokens=r.max_episode_tokens
+        )
+        self._engine_stale = False  # the vLLM engine's weights lag the model's
         self.envs = make_envs(cfg.env, cfg.env_kwargs, r.tasks_per_step * r.group_size, r.vector_env)
         self.out = Path(cfg.out_dir)
         self.ckpt_dir = self.out / "checkpoints"
@@ -159,6 +168,7 @@ class Trainer:
     def rl_step(self) -> dict[str, Any]:
         """One RL step (rollout, scoring, update); returns its metrics."""
         cfg, t0 = self.cfg, time.perf_counter()
+        sync_s = self.sync_rollout_weights()
         k = self.state["task_cursor"]
         seeds = rl_seeds(cfg.seed, k, cfg.rollout.tasks_per_step)
         result = self.engine.rollout(self.envs, seeds, cfg.rollout.group_size)
@@ -176,7 +186,8 @@ class Trainer:
         if cfg.rl.ppo_epochs > 1:
             extra["old_logp"] = batch_logprobs(self.model, inputs, batch.batch_size, mb, temp, self.amp, T)
         batch = dataclasses.replace(batch, **extra) if extra else batch
-        advantages, loss_mask = self.algo.compute_advantages(batch, step=self.state["rl_step"])
+        shaped = self.algo.shape_rewards(batch, step=self.state["rl_step"])  # e.g. at_grpo's ΔS term
+        advantages, loss_mask = self.algo.compute_advantages(batch, step=self.state["rl_step"], rewards=shaped)
         t2 = time.perf_counter()
         for _ in range(cfg.rl.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
@@ -186,9 +197,16 @@ class Trainer:
         metrics = rollout_metrics(result)
         metrics.update(losses)
         metrics["adv_abs_mean"] = float(advantages[loss_mask].abs().mean()) if bool(loss_mask.any()) else 0.0
+        metrics["shaped_reward_mean"] = float(torch.as_tensor(shaped, dtype=torch.float32).mean())
+        if result.rollout_logp is not None and batch.old_logp is not None and bool(batch.response_mask.any()):
+            # the engine's log-probs against the trained model's on the same tokens: ~0 when the weights are in sync
+            gap = (result.rollout_logp.to(self.device) - batch.old_logp)[batch.response_mask].abs()
+            metrics["rollout_logp_abs_diff"] = float(gap.mean())
+            metrics["rollout_logp_abs_diff_max"] = float(gap.max())
         tok = result.timings.get("tokenize", 0.0)
         metrics.update(
             {
+                "time_weight_sync": sync_s,
                 "time_generation": result.timings.get("generation", 0.0),
                 "time_env": result.timings.get("env", 0.0) + tok,
                 "time_scoring": t2 - t1,
@@ -209,6 +227,7 @@ class Trainer:
             kwargs = {**self.cfg.env_kwargs, **cfg.env_kwargs}
             self._eval_envs = [gym.make(self.cfg.env, **kwargs) for _ in range(cfg.episodes * max(1, cfg.sampled))]
         sampling = dataclasses.replace(self.sampling, temperature=cfg.temperature)
+        self.sync_rollout_weights()
         result = self.engine.rollout(self._eval_envs[: cfg.episodes], seeds, 1, sampling=sampling)
         metrics = eval_metrics(result)
         if cfg.sampled:
@@ -238,6 +257,20 @@ class Trainer:
                 cfg.sft.successful_only,
             )
         return self._sft_data
+
+    def sync_rollout_weights(self) -> float:
+        """Copy the model's weights into the vLLM engine if an update changed them; returns the seconds it took."""
+        if self.rollout_policy is self.policy or not self._engine_stale:
+            return 0.0
+        start = time.perf_counter()
+        self.rollout_policy.load_weights(self.model)
+        self._engine_stale = False
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        """Stop the vLLM engine, if one samples the rollouts."""
+        if self.rollout_policy is not self.policy:
+            self.rollout_policy.close()
 
     # ---- internals ---------------------------------------------------------------------------
     def _sft_inputs(self, episodes: list[Any], rows: list[int]) -> dict[str, Any]:
@@ -277,6 +310,7 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
+        self._engine_stale = True
         return {"grad_norm": float(norm), "lr": lr}
 
     def _after_step(self, phase: str, metrics: dict[str, Any]) -> None:
@@ -300,6 +334,7 @@ class Trainer:
 
     def _resume(self, path: Path) -> dict[str, Any]:
         state, payload = ckpt.load_checkpoint(path, self.model)
+        self._engine_stale = True
         state.pop("config", None)
         self.state.update(state)
         ckpt.set_rng_state(payload["rng"])
@@ -309,7 +344,7 @@ class Trainer:
     def _finish(self) -> None:
         final = self.out / "final"
         self.model.save_pretrained(final)
-        (self.processor or self.tokenizer).save_pretrained(final)
+        save_tokenizer(final, self.tokenizer, self.processor)  # loadable by AutoTokenizer / AutoProcessor
         if self.cfg.logging.plot:
             plot_curves(self.logger.path, self.out / "curves.png", title=f"{self.cfg.env} · {self.cfg.algo}")
 

@@ -1,8 +1,9 @@
 """One optimizer step, SFT or RL, over micro-batches whose gradients add up to the full batch's.
 
 Each micro-batch loss is weighted by its share of what the full-batch loss averages over
-(tokens for ``token-mean`` and SFT, non-empty sequences for the ``seq-mean-*`` modes), so
-``micro_batch_size`` changes memory, not the gradient.
+(tokens for ``token-mean`` and SFT, non-empty sequences for ``seq-mean-token-sum`` and
+``seq-mean-token-mean``; ``seq-mean-token-sum-norm`` divides by a constant, so its
+micro-batch losses simply add up), so ``micro_batch_size`` changes memory, not the gradient.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def batch_logprobs(
 
 def _weight(mask: Tensor, rows: list[int], mode: str) -> float:
     """Share of the full-batch loss denominator held by ``rows``."""
+    if mode == "seq-mean-token-sum-norm":  # Σ over rows / a constant: the parts add up
+        return 1.0
     if mode == "token-mean":
         total = mask.sum()
         part = mask[rows].sum()
@@ -95,14 +98,17 @@ def rl_step(
     totals: dict[str, float] = {}
     for rows in micro_batches(batch.batch_size, micro_batch_size):
         w = _weight(loss_mask, rows, mode)
+        w_tokens = _weight(loss_mask, rows, "token-mean")  # the diagnostics are token means
         logp = _logprobs(model, inputs_fn(rows), temperature, amp, batch.seq_len)
         loss, metrics = algo.compute_loss(logp, select_rows(batch, rows), advantages[rows], loss_mask[rows])
         (loss * w).backward()
         for k, v in metrics.items():
             if k in ("n_loss_tokens", "n_loss_samples"):
                 totals[k] = totals.get(k, 0.0) + v
-            else:
+            elif k in ("loss", "pg_loss", "kl"):
                 totals[k] = totals.get(k, 0.0) + w * v
+            else:
+                totals[k] = totals.get(k, 0.0) + w_tokens * v
     return totals
 
 

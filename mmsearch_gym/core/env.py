@@ -10,6 +10,7 @@ an oracle; the base class owns the turn loop, failure signals, info keys and the
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ import numpy as np
 
 from .failures import FatalTracker, StepError, Termination
 from .grammar import DefaultGrammar, Grammar, ParseError
-from .images import ImageStore
+from .images import DEFAULT_MAX_BYTES, ImageStore
 from .record import EpisodeRecord, TurnRecord
 from .spaces import FreeText, observation_space
-from .tool import Tool, ToolContext, ToolError
+from .tool import Tool, ToolContext, ToolError, _error_text
+
+KEEP_REJECTED_CHARS = 4096  # a rejected turn is kept cut to this many characters (its length is recorded)
 
 
 @dataclass
@@ -66,8 +69,21 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         max_image_side: longest side of any image, in pixels.
         max_new_images: images attached to one observation (more are stored but not sent).
         max_action_chars: longest accepted turn.
+        max_image_bytes: most bytes the episode's images may hold together; a tool whose new
+            image would go over fails (``tool_failed``) and says so.
         render_mode: ``"ansi"`` (transcript) or ``"rgb_array"`` (latest image).
+
+    ``step`` never raises on agent input, whatever the grammar, a tool or the scorer does:
+    a grammar exception is a ``parse`` step error, a tool's (validation included) is the
+    tool's kind or ``tool_failed``, and a scorer exception ends the episode with reward 0,
+    every reward component 0, ``success=False`` and the error in
+    ``info["evaluation"]["judge_error"]``; the episode record is kept either way. A rejected
+    turn longer than :data:`KEEP_REJECTED_CHARS` is kept once, cut, in the record and the chat,
+    with its length in ``TurnRecord.action_chars``.
     """
+
+    #: names of the env's reward components, given (at 0) when the scorer fails
+    component_names: ClassVar[tuple[str, ...]] = ()
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
     env_id: ClassVar[str] = "mmsearch_gym/ToolEnv"
@@ -84,6 +100,7 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         max_new_images: int = 4,
         max_action_chars: int = 16384,
         render_mode: str | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
     ):
         self.max_turns = _check_int("max_turns", max_turns, 1, 1000)
         self.fatal_k = _check_int("fatal_k", fatal_k, 1, 1000)
@@ -95,8 +112,11 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         self.tools = {t.name: t for t in tools}
         self.grammar = grammar if grammar is not None else DefaultGrammar(max_chars=max_action_chars)
         self.images = ImageStore(
-            max_images=_check_int("max_images", max_images, 1), max_side=_check_int("max_image_side", max_image_side, 8)
+            max_images=_check_int("max_images", max_images, 1),
+            max_side=_check_int("max_image_side", max_image_side, 8),
+            max_bytes=_check_int("max_image_bytes", max_image_bytes, 1),
         )
+        self._component_keys = tuple(self.component_names)
         self.observation_space = observation_space(max_text=1_000_000, max_side=max_image_side)
         self.action_space = FreeText(max_length=1_000_000)
         self.task: Task | None = None
@@ -152,12 +172,21 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         if self._done:
             raise gym.error.ResetNeeded("the episode is over; call reset() before step()")
         turn = self._turn
-        action_text = action if isinstance(action, str) else repr(action)[:1000]
-        rec = TurnRecord(turn=turn, action=action_text, kind=None, well_formed=False)
+        action_text = _action_text(action)
+        rec = TurnRecord(turn=turn, action=action_text, kind=None, well_formed=False, action_chars=len(action_text))
         new_ids: list[str] = []
-        text = self._run_turn(action, rec, new_ids)
+        try:
+            text = self._run_turn(action, rec, new_ids)
+        except Exception as err:  # the last guard: nothing a turn does may leave step()
+            kind = StepError.TOOL_FAILED if rec.kind == "tool_call" else StepError.PARSE
+            message = f"The turn could not be handled ({_error_text(err)})."
+            text = self._fail(rec, kind, message, wrap=kind != StepError.PARSE)
 
         error = rec.step_error is not None
+        if error and len(action_text) > KEEP_REJECTED_CHARS:
+            rec.action = action_text = (
+                f"{action_text[:KEEP_REJECTED_CHARS]}… [cut: {len(action_text)} characters in all]"
+            )
         self._record.turns.append(rec)
         self._record.messages.append({"role": "assistant", "content": action_text, "images": []})
         self._last_step_error, self._last_error_message = rec.step_error, rec.error_message
@@ -181,7 +210,7 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         reward = 0.0
         if terminated or truncated:
             self._done = True
-            self._score_result = score = self._score(self._answer)
+            self._score_result = score = self._safe_score()
             reward = float(score.reward)
             self._record.reward, self._record.reward_components = reward, dict(score.components)
             self._record.success, self._record.evaluation = bool(score.success), dict(score.details)
@@ -191,12 +220,30 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
         self._record.messages.append({"role": "user", "content": text, "images": shown})
         return self._obs(text, shown), reward, terminated, truncated, self._info()
 
+    def _safe_score(self) -> Score:
+        """``_score`` of the finished episode; a scorer that raises or returns a non-finite reward
+        gives reward 0, every component 0 and the error in ``evaluation["judge_error"]``."""
+        try:
+            score = self._score(self._answer)
+            reward = float(score.reward)
+            components = {str(k): float(v) for k, v in dict(score.components).items()}
+            if not math.isfinite(reward) or not all(math.isfinite(v) for v in components.values()):
+                raise ValueError(f"non-finite reward {reward!r} or components {components!r}")
+            self._component_keys = tuple(components)
+            return Score(reward, components, bool(score.success), dict(score.details))
+        except Exception as err:  # a scorer bug must not lose the episode
+            components = dict.fromkeys(self._component_keys, 0.0)
+            return Score(0.0, components, False, {"judge_error": f"the scorer failed: {_error_text(err)}"})
+
     def _run_turn(self, action: Any, rec: TurnRecord, new_ids: list[str]) -> str:
         """Parse and execute one turn; fill ``rec`` and return the env's reply text."""
         try:
             parsed = self.grammar.parse(action)
         except ParseError as err:
             return self._fail(rec, StepError.PARSE, f"{err} Try again.", wrap=False)
+        except Exception as err:  # a grammar tripping over an input it did not foresee
+            message = f"The turn could not be parsed ({_error_text(err)}). Try again."
+            return self._fail(rec, StepError.PARSE, message, wrap=False)
         rec.kind, rec.well_formed = parsed.kind, parsed.well_formed
         if parsed.kind == "answer":
             self._answer = parsed.answer
@@ -214,6 +261,8 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
             result = tool(parsed.arguments, ctx)
         except ToolError as err:
             return self._fail(rec, err.kind, str(err))
+        except Exception as err:  # a Tool that does not route its errors through Tool.__call__
+            return self._fail(rec, StepError.TOOL_FAILED, f"{tool.name} failed: {_error_text(err)}")
         new_ids.extend(self.images.ids[before:])
         rec.new_images = list(new_ids)
         text = result.text
@@ -306,6 +355,16 @@ class ToolEnv(gym.Env[dict[str, Any], str]):
                 f"{self._record.reward_components}; fatal={self._is_fatal} fatal_turn={self._fatal_turn}"
             )
         return "\n".join(lines)
+
+
+def _action_text(action: Any) -> str:
+    """The turn as text for the record: the string itself, else a short repr that cannot raise."""
+    if isinstance(action, str):
+        return action
+    try:
+        return repr(action)[:1000]
+    except Exception:
+        return f"<{type(action).__name__}>"
 
 
 def _recordable(arguments: dict[str, Any]) -> dict[str, Any]:

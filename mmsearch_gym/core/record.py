@@ -26,6 +26,7 @@ class TurnRecord:
     error_message: str | None = None
     response: str = ""
     new_images: list[str] = field(default_factory=list)
+    action_chars: int | None = None  # length of the turn as sent (``action`` may be cut when it was rejected)
 
 
 @dataclass

@@ -18,6 +18,8 @@ import numpy as np
 from .failures import StepError
 from .images import ImageLimitError, ImageRefError, ImageStore
 
+MAX_ARGUMENT_DEPTH = 32  # lists/objects inside the arguments; real tools need 4 or 5
+
 
 class ToolError(Exception):
     """A tool call that failed; ``kind`` is a :class:`StepError`, the message is for the agent."""
@@ -71,9 +73,21 @@ class Tool:
         }
 
     def validate(self, arguments: Any, ctx: ToolContext) -> dict[str, Any]:
-        """Check ``arguments`` against the schema and the image store; raise ToolError."""
+        """Check ``arguments`` against the schema and the image store; raise ToolError.
+
+        Nesting deeper than :data:`MAX_ARGUMENT_DEPTH` is refused first, by a loop rather than
+        recursion, so that the checks after it (and the schema validator's messages, which
+        ``repr`` the value) never depend on how deep the caller's stack already is.
+        """
         if not isinstance(arguments, dict):
             raise ToolError(StepError.BAD_ARGUMENTS, f"{self.name}: arguments must be an object.")
+        depth = nesting_depth(arguments, MAX_ARGUMENT_DEPTH)
+        if depth > MAX_ARGUMENT_DEPTH:
+            raise ToolError(
+                StepError.BAD_ARGUMENTS,
+                f"{self.name}: arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep. "
+                f"Expected arguments: {self.signature()}.",
+            )
         bad = _first_non_finite(arguments)
         if bad is not None:
             raise ToolError(StepError.BAD_ARGUMENTS, f"{self.name}: argument {bad} is not a finite number.")
@@ -100,8 +114,16 @@ class Tool:
         raise NotImplementedError
 
     def __call__(self, arguments: Any, ctx: ToolContext) -> ToolResult:
-        """Validate then run; any unexpected exception becomes a ``tool_failed`` ToolError."""
-        resolved = self.validate(arguments, ctx)
+        """Validate then run; an unexpected exception while validating becomes ``bad_arguments``,
+        while running ``tool_failed``: a ToolError is all that leaves."""
+        try:
+            resolved = self.validate(arguments, ctx)
+        except ToolError:
+            raise
+        except Exception as err:  # e.g. a subclass's check tripping over a value it did not expect
+            raise ToolError(
+                StepError.BAD_ARGUMENTS, f"{self.name}: the arguments could not be checked ({_error_text(err)})."
+            ) from None
         try:
             return self.run(resolved, ctx)
         except ToolError:
@@ -111,22 +133,46 @@ class Tool:
         except ImageLimitError as err:
             raise ToolError(StepError.TOOL_FAILED, f"{self.name}: {err}") from None
         except Exception as err:  # a tool bug must not kill the episode
-            raise ToolError(StepError.TOOL_FAILED, f"{self.name} failed: {type(err).__name__}: {err}") from None
+            raise ToolError(StepError.TOOL_FAILED, f"{self.name} failed: {_error_text(err)}") from None
 
 
-def _first_non_finite(value: Any, path: str = "") -> str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return path or "value"
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = ((str(i), v) for i, v in enumerate(value))
-    else:
-        return None
-    for key, sub in items:
-        found = _first_non_finite(sub, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
+def _error_text(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` cut to ``limit`` characters; never raises (a message may be hostile)."""
+    try:
+        text = f"{type(err).__name__}: {err}"
+    except Exception:
+        text = type(err).__name__
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """Depth of lists/dicts in ``value`` (a scalar is 0), counted without recursion; stops at ``limit + 1``."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            depth += 1
+            if depth > limit:
+                return depth
+            deepest = max(deepest, depth)
+            stack.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _first_non_finite(value: Any) -> str | None:
+    """Dotted path of the first NaN/inf number in ``value`` (walked without recursion), or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path or "value"
+        if isinstance(item, dict):
+            children = [(str(k), v) for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(str(i), v) for i, v in enumerate(item)]
+        else:
+            continue
+        stack.extend((sub, f"{path}.{key}" if path else key) for key, sub in reversed(children))
     return None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.env import Score, Task, ToolEnv, _check_int
 from ..core.grammar import ChainGrammar, DefaultGrammar, VilasrGrammar
+from ..core.images import DEFAULT_MAX_BYTES
 from ..core.tool import ToolContext
 from ..rewards.vilasr import format_reward, mean_relative_accuracy, overall_reward, parse_choice, parse_number
 from ..tasks.maze import MOVE_NAMES, MOVES, Geometry, Maze, format_moves, generate_maze, make_choices, parse_moves, render_maze, render_text
@@ -73,7 +74,8 @@ class MazeEnv(ToolEnv):
       per choice question (2–6).
     - ``cell_px``: pixels per cell (16–128); ``text_maze``: also give an ASCII maze in the prompt.
     - ``snap_radius``: path endpoints must be within this many cells of a cell centre (None: off).
-    - ``max_turns`` (10), ``fatal_k`` (3), ``max_images`` (45), ``render_mode``: as in ``ToolEnv``.
+    - ``max_turns`` (10), ``fatal_k`` (3), ``max_images`` (45), ``max_image_bytes`` (256 MiB: the
+      episode's images together), ``render_mode``: as in ``ToolEnv``.
 
     ## Example
     >>> import gymnasium as gym, mmsearch_gym
@@ -83,6 +85,7 @@ class MazeEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/Maze-v0"
+    component_names = ("accuracy", "format", "overall")
     intro = "You solve maze puzzles shown as images. You may draw on an image to check a route."
 
     def __init__(
@@ -99,6 +102,7 @@ class MazeEnv(ToolEnv):
         fatal_k: int = 3,
         max_images: int = 45,
         render_mode: str | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
     ):
         lo, hi = SIZE_RANGE
         if size is not None:
@@ -125,7 +129,7 @@ class MazeEnv(ToolEnv):
         max_side = self.geometry.margin * 2 + hi * self.geometry.cell_px
         super().__init__(
             tools, grammar=grammar, max_turns=max_turns, fatal_k=fatal_k, max_images=max_images,
-            max_image_side=max(max_side, 64), render_mode=render_mode,
+            max_image_side=max(max_side, 64), render_mode=render_mode, max_image_bytes=max_image_bytes,
         )
         self.maze: Maze | None = None
 

@@ -164,8 +164,12 @@ def _norm_url(url: str) -> str:
 
 def _image_id(ref: object) -> str | None:
     """``img_N`` for the references the image store accepts (``"img_2"``, ``"image 2"``, ``2``)."""
-    m = re.search(r"\d+", str(ref))
-    return f"img_{int(m[0])}" if m else None
+    if not isinstance(ref, (str, int)) or isinstance(ref, bool):
+        return None
+    m = re.search(r"\d+", ref) if isinstance(ref, str) else None
+    if isinstance(ref, int):
+        return f"img_{ref}" if 0 < ref < 10**9 else None
+    return f"img_{int(m[0])}" if m and len(m[0]) <= 9 else None  # ids are small; int() of 4300+ digits raises
 
 
 def _title_forms(title: str) -> set[str]:

@@ -5,18 +5,30 @@
 does, and reads a yes/no reply as 1/0. An HTTP judge that fails raises :class:`JudgeError`
 (its message safe to log: no API key); the caller decides whether to fall back to the rule.
 :func:`make_judge` builds either from an env kwarg.
+
+"Contains the correct answer" alone is gamed by listing every candidate: an answer naming
+every entity of the asked kind scored 1.0 on every task. Both judges first apply
+:func:`hedging`: an answer longer than ``max_answer_chars``, listing more than
+``max_candidates`` items, offering alternatives ("A or B") that are not all correct, or
+naming a *rival* (another answer of the asked kind, which the env may pass) besides the gold
+scores 0.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from .deep_search import ACCURACY_MODES, answer_accuracy
+from .deep_search import ACCURACY_MODES, _contains, answer_accuracy, normalize_answer
 
-JUDGE_KINDS = ("rule", "http")
+JUDGE_KINDS = ("rule", "http", "adatooler")
+MAX_ANSWER_CHARS = 200
+MAX_CANDIDATES = 3
+_ALTERNATIVES = re.compile(r"\s+or\s+|\s*\|\s*|\s+/\s+", re.IGNORECASE)  # "A or B", "A | B", "A / B"
+_ITEMS = re.compile(r"\s+or\s+|[;\n|]|/(?!\d)|(?<!\d)/|,(?!\d{3}(?!\d))", re.IGNORECASE)  # not "1,204" nor "12/3"
 DEFAULT_PROMPT = (
     "You are grading the response to a question.\n\n"
     "Question: {question}\n"
@@ -43,20 +55,89 @@ _REPLY_SCHEMA = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _normalized(text: str) -> str:
+    return normalize_answer(text)  # rivals repeat across episodes: normalise each once
+
+
+def hedging(
+    prediction: str | None,
+    golds: Sequence[str],
+    rivals: Sequence[str] = (),
+    max_answer_chars: int = MAX_ANSWER_CHARS,
+    max_candidates: int = MAX_CANDIDATES,
+) -> str | None:
+    """Why ``prediction`` cannot be graded correct however much of it is right, or None.
+
+    - longer than ``max_answer_chars`` characters (after stripping);
+    - more than ``max_candidates`` items when split at ``, ; | / or`` and new lines (a
+      thousands separator or a slash between digits does not split);
+    - alternatives ("A or B", "A | B", "A / B") that do not each contain a gold answer;
+    - a ``rival`` (another answer of the asked kind: another person's name, another year…)
+      on token boundaries once the gold answers are taken out: hedging between candidates.
+
+    A full name with a title ("Sir Ada Lovelace, Countess of Lovelace") passes: two items,
+    no rival. The message says what to do; it is safe to show the agent.
+    """
+    if not prediction:
+        return None
+    text = prediction.strip()
+    if len(text) > max_answer_chars:
+        return f"the answer has {len(text)} characters; answers over {max_answer_chars} are not graded. Answer briefly."
+    refs = sorted({g for g in (normalize_answer(x) for x in ([golds] if isinstance(golds, str) else golds)) if g},
+                  key=len, reverse=True)  # fmt: skip
+    items = [x for x in _ITEMS.split(text) if normalize_answer(x)]
+    if len(items) > max_candidates:
+        return f"the answer lists {len(items)} items (at most {max_candidates}); give one answer, not candidates."
+    options = [normalize_answer(x) for x in _ALTERNATIVES.split(text)]
+    options = [x for x in options if x]
+    if len(options) > 1 and not all(any(_contains(x, g) for g in refs) for x in options):
+        return "the answer offers alternatives; commit to one answer."
+    if rivals:
+        rest = f" {normalize_answer(text)} "
+        for g in refs:
+            rest = rest.replace(f" {g} ", " | ")
+        gold_set = set(refs)
+        for rival in rivals:
+            r = _normalized(rival)
+            if r and r not in gold_set and f" {r} " in rest:
+                return "the answer names more than one candidate; commit to one answer."
+    return None
+
+
 class JudgeError(RuntimeError):
     """The HTTP judge gave no usable verdict (unreachable, HTTP error after retries, unparseable reply)."""
 
 
-class RuleJudge:
-    """``answer_accuracy(prediction, golds, mode, f1_threshold)``; the question is not used."""
+def _check_limits(max_answer_chars: Any, max_candidates: Any) -> None:
+    for name, v in (("max_answer_chars", max_answer_chars), ("max_candidates", max_candidates)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
-    def __init__(self, mode: str = "contains", f1_threshold: float | None = None):
+
+class RuleJudge:
+    """``answer_accuracy(prediction, golds, mode, f1_threshold)`` after :func:`hedging` (0 when hedged);
+    the question is not used. ``rivals``: other answers of the asked kind (see :func:`hedging`)."""
+
+    def __init__(
+        self,
+        mode: str = "contains",
+        f1_threshold: float | None = None,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+        max_candidates: int = MAX_CANDIDATES,
+    ):
         if mode not in ACCURACY_MODES:
             raise ValueError(f"unknown accuracy mode {mode!r}; use one of: {', '.join(ACCURACY_MODES)}")
         answer_accuracy("x", ["x"], mode, f1_threshold)  # fail now on a bad threshold, not mid-training
+        _check_limits(max_answer_chars, max_candidates)
         self.mode, self.f1_threshold = mode, f1_threshold
+        self.max_answer_chars, self.max_candidates = max_answer_chars, max_candidates
 
-    def __call__(self, question: str, prediction: str | None, golds: Sequence[str]) -> float:
+    def __call__(
+        self, question: str, prediction: str | None, golds: Sequence[str], rivals: Sequence[str] = ()
+    ) -> float:
+        if hedging(prediction, golds, rivals, self.max_answer_chars, self.max_candidates):
+            return 0.0
         return answer_accuracy(prediction, golds, self.mode, self.f1_threshold)
 
     def __repr__(self) -> str:
@@ -86,6 +167,8 @@ class HTTPJudge:
         timeout_s: per-request timeout; retries: extra attempts after the first (connection
             errors, timeouts, 429, 5xx); backoff_s: first wait between attempts, doubled each time.
         prompt: template with ``{question}``, ``{golds}`` and ``{response}``.
+        max_answer_chars, max_candidates: bounds of :func:`hedging`, applied before the request
+            (a hedged answer scores 0 without asking the model).
     """
 
     def __init__(
@@ -97,9 +180,13 @@ class HTTPJudge:
         retries: int = 2,
         backoff_s: float = 0.5,
         prompt: str = DEFAULT_PROMPT,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+        max_candidates: int = MAX_CANDIDATES,
     ):
         from ..search.http import HttpClient
 
+        _check_limits(max_answer_chars, max_candidates)
+        self.max_answer_chars, self.max_candidates = max_answer_chars, max_candidates
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) url such as http://127.0.0.1:8000/v1, got {base_url!r}")
         if not isinstance(model, str) or not model:
@@ -131,7 +218,9 @@ class HTTPJudge:
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
         return text.replace(key, "***") if len(key) >= 4 else text
 
-    def __call__(self, question: str, prediction: str | None, golds: Sequence[str]) -> float:
+    def __call__(
+        self, question: str, prediction: str | None, golds: Sequence[str], rivals: Sequence[str] = ()
+    ) -> float:
         from ..search.base import BackendError
 
         if not prediction or not prediction.strip():
@@ -139,6 +228,8 @@ class HTTPJudge:
         golds = [golds] if isinstance(golds, str) else [g for g in golds if g and g.strip()]
         if not golds:
             raise ValueError("golds must hold at least one non-empty answer (a list of accepted variants)")
+        if hedging(prediction, golds, rivals, self.max_answer_chars, self.max_candidates):
+            return 0.0
         content = self.prompt.format(question=question, golds="; ".join(golds), response=prediction)
         body = {"model": self.model, "messages": [{"role": "user", "content": content}], "temperature": 0.0}
         try:
@@ -159,10 +250,13 @@ class HTTPJudge:
         return f"HTTPJudge(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
 
-def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> RuleJudge | HTTPJudge:
+def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> Any:
     """A judge from an env kwarg: None or ``"rule"`` → :class:`RuleJudge`; a dict with ``kind``
-    (``"rule"`` or ``"http"``) and that class's arguments; or a judge, returned as is."""
-    if isinstance(spec, (RuleJudge, HTTPJudge)):
+    (``"rule"``, ``"http"`` or ``"adatooler"``, :class:`~.adatooler.AdaToolerJudge` with its
+    ``problem_type``) and that class's arguments; or a judge, returned as is."""
+    from .adatooler import AdaToolerJudge  # AdaTooler-V's rules by problem type
+
+    if isinstance(spec, (RuleJudge, HTTPJudge, AdaToolerJudge)):
         return spec
     if spec is None:
         return RuleJudge()
@@ -175,7 +269,7 @@ def make_judge(spec: str | dict[str, Any] | RuleJudge | HTTPJudge | None) -> Rul
         )
     kwargs = dict(spec)
     kind = kwargs.pop("kind", None)
-    classes = {"rule": RuleJudge, "http": HTTPJudge}
+    classes = {"rule": RuleJudge, "http": HTTPJudge, "adatooler": AdaToolerJudge}
     if kind not in classes:
         raise ValueError(f"unknown judge kind {kind!r}; known kinds: {', '.join(JUDGE_KINDS)}")
     try:

@@ -59,9 +59,21 @@ class Page:
 
 
 class SearchBackend:
-    """Base class: subclasses override what they support."""
+    """Base class: subclasses override what they support.
+
+    ``deterministic`` backends (an offline world) answer the same call the same way, so the
+    tools share their results through :mod:`mmsearch_gym.core.cache` by default; results are
+    shared only between backends with the same ``cache_identity``.
+    """
 
     name: str = "backend"
+    deterministic: bool = False
+
+    @property
+    def cache_identity(self) -> str | None:
+        """What the answers depend on besides the call (``None``: never cache them)."""
+        base_url = getattr(getattr(self, "http", None), "base_url", None)
+        return f"{type(self).__name__}:{base_url}" if base_url else None
 
     def text_search(self, query: str, top_k: int) -> list[SearchHit]:
         raise BackendError(StepError.TOOL_FAILED, f"the {self.name} backend does not support text search")

@@ -6,8 +6,11 @@ thumbnail (``/thumb/a.png``). ``server.faults`` is a queue of what the next requ
 ``"ok"``, ``"timeout"`` (answer after ``hang_s``), ``"500"``, ``"429"`` or ``"429:<seconds>"``
 (with Retry-After), ``"malformed"`` (not JSON), ``"shape"`` (JSON of the wrong shape),
 ``"echo_key"`` (a 400 whose error text repeats the credentials sent) or ``"401"``; an empty queue
-means ``"ok"``. Every request is logged in ``server.requests``. :func:`refused_url` gives a
-url where nothing listens.
+means ``"ok"``. Hostile servers: ``"redirect:<url>"`` (a 302 there), ``"big:<bytes>"`` (a body
+that size, with its Content-Length), ``"stream:<bytes>"`` (the same without a length, until
+the connection closes), ``"gzip:<bytes>"`` (that many zeros, gzip-compressed: a bomb) and
+``"drip:<bytes>:<seconds>"`` (one byte every that many seconds). Every request is logged in
+``server.requests``. :func:`refused_url` gives a url where nothing listens.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -128,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
             sent = {k: v for k, v in self.headers.items() if k.lower() in ("x-api-key", "authorization")}
             message = f"bad request: credentials {sent}, body {raw.decode(errors='replace')[:100]}"
             return self._send(400, json.dumps({"error": message}).encode())
+        elif fault.startswith("redirect:"):
+            return self._send(302, b"", "text/plain", {"Location": fault.partition(":")[2]})
+        elif fault.split(":")[0] in ("big", "stream", "gzip", "drip"):
+            return self._hostile_body(fault)
         elif fault == "malformed":
             return self._send(200, b'{"results": [ {"title": "trunc')
         elif fault == "shape":
@@ -140,6 +148,44 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, _png(), "image/png")
         data = recorded_answer(self.server.api, self.server.url, method, parsed.path, params, body)
         self._send(200, json.dumps(data).encode())
+
+    def _hostile_body(self, fault: str) -> None:
+        kind, size, *rest = fault.split(":")
+        n = int(size)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if kind == "gzip":
+            body = _gzip_zeros(n)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+        elif kind == "stream":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(n))
+        self.end_headers()
+        try:
+            if kind == "gzip":
+                self.wfile.write(body)
+            elif kind == "drip":
+                for _ in range(n):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(float(rest[0]))
+            else:
+                chunk = b"y" * 65536
+                for start in range(0, n, len(chunk)):
+                    self.wfile.write(chunk[: n - start])
+        except OSError:  # the client hung up, as it should
+            self.close_connection = True
+
+
+def _gzip_zeros(n: int) -> bytes:
+    """``n`` zero bytes gzip-compressed, made a megabyte at a time (the server never holds them whole)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = bytes(min(n, 1 << 20))
+    parts = [packer.compress(block[: min(len(block), n - i)]) for i in range(0, n, len(block))]
+    return b"".join(parts) + packer.flush()
 
 
 def refused_url() -> str:

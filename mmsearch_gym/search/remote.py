@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
-from typing import Any
-from urllib.parse import urljoin
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..core.failures import StepError
+from ..core.safe_io import decode_bounded
 from .base import BackendError, ImageHit, Page, SearchHit
-from .web import _S, _SN, HttpBackend, _list_of, _obj
+from .web import _S, _SN, THUMBNAIL_MAX_PIXELS, THUMBNAIL_MAX_SIDE, HttpBackend, _list_of, _obj
+
+TOKEN_ENV = "MMSEARCH_GYM_SERVE_TOKEN"
 
 _HIT = _obj(["title", "url", "snippet"], title=_S, url=_S, snippet=_S, doc_id=_SN, score={"type": ["number", "null"]})
 _IMAGE_HIT = _obj(
@@ -28,10 +30,16 @@ _IMAGE_HIT = _obj(
 class ServeBackend(HttpBackend):
     """Text search, image search (reverse, by caption or url) and pages from a world server.
 
-    ``base_url`` is the server's address, e.g. ``http://127.0.0.1:8765``.
+    ``base_url`` is the server's address, e.g. ``http://127.0.0.1:8765``. When the variable
+    ``MMSEARCH_GYM_SERVE_TOKEN`` (or ``api_key_env``) is set, its value is sent as
+    ``Authorization: Bearer …`` (``mmsearch-gym serve --token`` checks it). Thumbnails come
+    from the server itself, through the same client.
     """
 
     name = "world server"
+    secret_headers: ClassVar[dict[str, str]] = {"Authorization": TOKEN_ENV}
+    secret_prefix: ClassVar[dict[str, str]] = {"Authorization": "Bearer "}
+    optional_secrets = True
     _SEARCH = _obj(["results"], results=_list_of(_HIT))
     _IMAGES = _obj(["results"], results=_list_of(_IMAGE_HIT))
     _PAGE = _obj(["url", "title", "text"], url=_S, title=_S, text=_S)
@@ -68,12 +76,20 @@ class ServeBackend(HttpBackend):
                 r.get("caption", ""),
                 r.get("image_id"),
                 r.get("score"),
-                thumbnail=self._thumbnail(
-                    urljoin(self.http.base_url + "/", r["thumbnail_url"]) if r.get("thumbnail_url") else None
-                ),
+                thumbnail=self._thumbnail(r.get("thumbnail_url")),
             )
             for r in data["results"]
         ]
+
+    def _thumbnail(self, path: str | None) -> np.ndarray | None:
+        """A thumbnail by its path on the server (``/image/<id>.png``); urls elsewhere are not followed."""
+        if not (self.fetch_thumbnails and path and path.startswith("/") and not path.startswith("//")):
+            return None
+        try:
+            body, _ = self.http.get_bytes(path)
+            return decode_bounded(body, THUMBNAIL_MAX_PIXELS, THUMBNAIL_MAX_SIDE, thumbnail=512)
+        except (BackendError, OSError, ValueError):
+            return None
 
     def fetch(self, url: str) -> Page:
         data = self.http.get_json("/page", {"url": url}, self._PAGE)

@@ -2,12 +2,14 @@
 
 Each backend checks the shape of what comes back before using it. Pages for ``visit`` and
 image thumbnails are fetched by a second client that never carries API keys, so a key
-is sent to its own API only.
+is sent to its own API only (and the keyed client follows no redirect to another site).
+That page client opens public addresses only (see :mod:`.netguard`): the agent chooses
+those urls. ``allow_private_addresses=True`` in the backend spec lets it reach loopback and
+private networks, for a search service and its pages run locally.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote
@@ -15,11 +17,13 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from ..core.failures import StepError
+from ..core.safe_io import decode_bounded
 from .base import BackendError, ImageHit, Page, SearchBackend, SearchHit
 from .http import HttpClient
 from .pages import html_to_text
 
 _S, _SN = {"type": "string"}, {"type": ["string", "null"]}
+THUMBNAIL_MAX_PIXELS, THUMBNAIL_MAX_SIDE = 40_000_000, 16384  # checked from the header, before decoding
 
 
 def _obj(required: list[str], **props: Any) -> dict[str, Any]:
@@ -35,20 +39,37 @@ def _strip_tags(text: str) -> str:
 
 
 class HttpBackend(SearchBackend):
-    """Shared set-up of the remote backends; ``client_kwargs`` go to :class:`HttpClient`."""
+    """Shared set-up of the remote backends; ``client_kwargs`` go to :class:`HttpClient`.
+
+    ``allow_private_addresses``: let ``visit`` and thumbnails reach loopback, private and
+    link-local addresses (off by default: those urls come from the agent).
+    """
 
     secret_headers: ClassVar[dict[str, str]] = {}  # header -> default environment variable of its key
     secret_prefix: ClassVar[dict[str, str]] = {}
+    optional_secrets: ClassVar[bool] = False
 
     def __init__(
-        self, base_url: str, api_key_env: str | None = None, fetch_thumbnails: bool = True, **client_kwargs: Any
+        self,
+        base_url: str,
+        api_key_env: str | None = None,
+        fetch_thumbnails: bool = True,
+        allow_private_addresses: bool = False,
+        **client_kwargs: Any,
     ):
+        if not isinstance(allow_private_addresses, bool):
+            raise ValueError(f"allow_private_addresses must be True or False, got {allow_private_addresses!r}")
         secret_env = {h: api_key_env or env for h, env in self.secret_headers.items()}
         self.api_key_env = api_key_env or next(iter(self.secret_headers.values()), None)
         self.http = HttpClient(
-            base_url, self.name, secret_env=secret_env, secret_prefix=self.secret_prefix, **client_kwargs
+            base_url, self.name, secret_env=secret_env, secret_prefix=self.secret_prefix,
+            optional_secrets=self.optional_secrets, **client_kwargs,
+        )  # fmt: skip
+        # no keys: pages are third-party; public addresses only: the agent picks the urls
+        self.web = HttpClient(
+            base_url, f"{self.name} page fetch", public_only=not allow_private_addresses, **client_kwargs
         )
-        self.web = HttpClient(base_url, f"{self.name} page fetch", **client_kwargs)  # no keys: pages are third-party
+        self.allow_private_addresses = allow_private_addresses
         self.fetch_thumbnails = fetch_thumbnails
 
     def close(self) -> None:
@@ -71,14 +92,10 @@ class HttpBackend(SearchBackend):
     def _thumbnail(self, url: str | None) -> np.ndarray | None:
         if not (self.fetch_thumbnails and url and url.startswith(("http://", "https://"))):
             return None
-        from PIL import Image
-
         try:
             body, _ = self.web.get_bytes(url)
-            with Image.open(io.BytesIO(body)) as im:
-                im.thumbnail((512, 512))
-                return np.asarray(im.convert("RGB"))
-        except (BackendError, OSError, ValueError):
+            return decode_bounded(body, THUMBNAIL_MAX_PIXELS, THUMBNAIL_MAX_SIDE, thumbnail=512)
+        except (BackendError, OSError, ValueError):  # DatasetError/ImageTooLarge are ValueErrors
             return None  # a missing thumbnail is not worth failing the search for
 
 

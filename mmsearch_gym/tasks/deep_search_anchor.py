@@ -29,12 +29,13 @@ makes those images, in four kinds of increasing perception effort:
   blur, noise, downscale and tilt over their ranges.
 
 Measured (``benchmarks/deep_search_anchor.py``, 100 entities per kind, 2000-entity world;
-300-entity world in brackets): reverse search finds a render at top-1 99% (99%), a photo
-87% (98%); a whole scene 1% (2%), its crop at ``bbox`` 95% (100%), which is what searching
-the unchanged render gives for the same entities (the index confuses a few look-alikes);
-a raw document photo 0% (0%), while perspective_correct → [super_resolution ×2] → ocr →
-``text_search(ocr text, 5)`` has the entity in the top 3 for 99% (99%); far shots without
-super_resolution: 79% (68%).
+300-entity world in brackets): reverse search finds a render at top-1 100% (100%), a photo
+97% (98%); a whole scene 6% (4%), its crop at ``bbox`` 100% (100%), which is what searching
+the unchanged render gives for the same entities; a raw document photo 0% (0%), while
+perspective_correct → [super_resolution ×2] → ocr → ``text_search(ocr text, 5)`` has the
+entity in the top 3 for 100% (100%); far shots without super_resolution: 93% (100%), now
+that ``ocr`` reads one block of text by default (``psm=6``; it was 79% (68%) with
+tesseract's automatic layout, ``psm=3``).
 
 Everything is drawn from the ``rng`` given to :func:`make_anchor` (PIL and OpenCV drawing
 and warps are deterministic), so the same generator state gives the same pixels.

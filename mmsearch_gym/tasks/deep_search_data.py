@@ -8,7 +8,13 @@ A dataset folder::
     sft.jsonl          split "sft" only: one chat per line, messages with text and image parts
 
 Real data plugs in by writing the same ``tasks.jsonl`` (at least ``task_id``, ``question``,
-``answers`` and ``image_paths``) and passing the folder as ``dataset=`` to the env.
+``answers`` and ``image_paths``; optionally ``rivals``, the other answers of the asked kind, for
+the judge's hedging check) and passing the folder as ``dataset=`` to the env.
+
+Loading reads through :mod:`mmsearch_gym.core.safe_io`: every row's fields are type-checked,
+every image path must stay inside the folder (no absolute path, ``..`` or symlink out), and
+every image is opened at load time, its size checked from the header against the env's limits
+before anything is decoded; each error names ``tasks.jsonl:LINE``.
 """
 
 from __future__ import annotations
@@ -18,24 +24,76 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 from PIL import Image
 
+from ..core.safe_io import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    DatasetError,
+    at,
+    check_image,
+    confined_path,
+    iter_jsonl,
+    open_image,
+)  # fmt: skip
 from .deep_search import DeepSearchTask, TaskSampler
 
 SPLITS = ("rl", "sft")
 FORMAT = 1
 
 
-def read_image(path: str | Path, root: str | Path | None = None) -> np.ndarray:
-    """An RGB uint8 array from an image file (relative paths are taken from ``root``)."""
-    p = Path(path)
-    if root is not None and not p.is_absolute():
-        p = Path(root) / p
+def read_image(
+    path: str | Path,
+    root: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+) -> np.ndarray:
+    """An RGB uint8 array from an image file; a relative path is taken from ``root`` and must stay
+    inside it. The size is checked from the header before decoding."""
+    p = confined_path(root, str(path)) if root is not None else Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"image {p} does not exist; image_paths are relative to the dataset folder")
-    with Image.open(p) as im:
-        return np.asarray(im.convert("RGB"))
+    return open_image(p, max_pixels, max_side)
+
+
+_STR = {"type": "string"}
+_STRS = {"type": "array", "items": _STR}
+TASK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {  # task_id, question and answers are required by DeepSearchTask.from_json, which says so
+        "task_id": {"type": ["string", "integer"]},
+        "question": {"type": "string", "minLength": 1},
+        "hops": {"type": "integer", "minimum": 0},
+        "path": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+            "id": _STR, "name": _STR, "type": _STR, "url": _STR, "aliases": _STRS}}},
+        "relations": {"type": "array", "items": {"type": "object", "properties": {
+            "relation": _STR, "direction": _STR}}},
+        "clues": {"type": "array", "items": _STRS},
+        "asked": _STR,
+        "asked_label": _STR,
+        "anchor": {"type": "object"},
+        "required_tools": _STRS,
+        "difficulty": _STR,
+        "image_paths": _STRS,
+        "rivals": _STRS,
+        "meta": {"type": "object"},
+    },
+}  # fmt: skip
+_ROW_VALIDATOR = jsonschema.Draft202012Validator(TASK_SCHEMA)
+
+
+def check_row(row: Any) -> None:
+    """Check a ``tasks.jsonl`` row against :data:`TASK_SCHEMA` (so a bad field fails at load, not in the
+    reward at the last step); raise DatasetError naming the field."""
+    try:
+        err = next(iter(sorted(_ROW_VALIDATOR.iter_errors(row), key=lambda e: list(e.path))), None)
+        if err is not None:
+            where = ".".join(str(p) for p in err.absolute_path) or "the row"
+            raise DatasetError(f"{where}: {err.message[:200]}")
+    except RecursionError:
+        raise DatasetError("the row is nested too deeply") from None
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:
@@ -43,8 +101,11 @@ def _write_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(np.ascontiguousarray(image)).save(path, optimize=False, compress_level=6)
 
 
-def load_tasks(root: str | Path) -> list[DeepSearchTask]:
-    """The tasks of a dataset folder (images are read when a task is played)."""
+def load_tasks(
+    root: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+) -> list[DeepSearchTask]:
+    """The tasks of a dataset folder, every row checked and every image opened (header and structure,
+    within ``max_pixels``/``max_side``) now; the pixels are decoded when a task is played."""
     root = Path(root)
     path = root / "tasks.jsonl"
     if not path.is_file():
@@ -53,36 +114,45 @@ def load_tasks(root: str | Path) -> list[DeepSearchTask]:
             "or write one task per line with task_id, question, answers and image_paths"
         )
     tasks = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                tasks.append(DeepSearchTask.from_json(json.loads(line)))
-            except (ValueError, TypeError) as err:
-                raise ValueError(f"{path}:{line_no}: {err}") from None
+    for line_no, row in iter_jsonl(path):
+        where = f"{path}:{line_no}"
+        try:
+            check_row(row)
+            if isinstance(row.get("task_id"), int):
+                row = {**row, "task_id": str(row["task_id"])}
+            task = DeepSearchTask.from_json(row)
+            for i, rel in enumerate(task.image_paths):
+                try:
+                    check_image(confined_path(root, rel), max_pixels, max_side)
+                except DatasetError as err:
+                    raise at(f"image_paths[{i}]", err) from None
+        except (ValueError, TypeError) as err:  # DatasetError is a ValueError
+            raise at(where, err) from None
+        tasks.append(task)
     if not tasks:
         raise ValueError(f"{path} holds no tasks")
     return tasks
 
 
 def iter_sft(root: str | Path) -> Iterator[dict[str, Any]]:
-    """The SFT chats of a dataset folder, image paths made absolute."""
+    """The SFT chats of a dataset folder, image paths made absolute (and kept inside the folder)."""
     root = Path(root)
     path = root / "sft.jsonl"
     if not path.is_file():
         raise FileNotFoundError(
             f"{root} has no sft.jsonl; build it with `mmsearch-gym data build deep_search --split sft`"
         )
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                chat = json.loads(line)
-                for m in chat["messages"]:
-                    for part in m["content"]:
-                        if part["type"] == "image":
-                            part["image"] = str(root / part["image"])
-                yield chat
+    for line_no, chat in iter_jsonl(path):
+        try:
+            for m in chat["messages"]:
+                for part in m["content"]:
+                    if part["type"] == "image":
+                        part["image"] = str(confined_path(root, part["image"]))
+        except DatasetError as err:
+            raise at(f"{path}:{line_no}", err) from None
+        except (KeyError, TypeError) as err:
+            raise DatasetError(f"{path}:{line_no}: not a chat of messages with content parts ({err!r})") from None
+        yield chat
 
 
 def sample_tasks(sampler: TaskSampler, n: int, seed: int, progress: bool = False) -> list[DeepSearchTask]:

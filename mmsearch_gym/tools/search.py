@@ -7,6 +7,11 @@ Serper / Tavily over HTTP. The backend is made on first use, and tools given the
 spec share one backend. The answer text is made by pure functions
 (:func:`format_search_results`, :func:`format_image_results`, :func:`visit_page`).
 
+Results are shared through :mod:`mmsearch_gym.core.cache` (``cache="auto"``, the default:
+when the backend is ``deterministic``, i.e. an offline world in this process; ``True``: HTTP
+backends too, a ``serve`` url included, which caches on its side anyway; ``False``: never).
+Failures are never cached.
+
 Failures are step errors: ``bad_arguments`` (empty or huge query, top_k out of range,
 unknown url, no such page), ``backend_down`` (unreachable, 5xx, rate limited, no API
 key), ``timeout``, ``tool_failed`` (malformed or unexpected response, unsupported
@@ -19,6 +24,7 @@ import json
 import threading
 from typing import Any
 
+from ..core.cache import CacheSpec, digest, image_digest, resolve_cache
 from ..core.failures import StepError
 from ..core.images import ImageLimitError
 from ..core.tool import Tool, ToolContext, ToolError, ToolResult, register_tool
@@ -83,12 +89,18 @@ def visit_page(page: Page, goal: str = "", page_no: int = 1, page_chars: int = 3
 
 
 class _SearchTool(Tool):
-    def __init__(self, backend: SearchBackend | str | dict[str, Any] | None = None, max_query_chars: int = 500):
+    def __init__(
+        self,
+        backend: SearchBackend | str | dict[str, Any] | None = None,
+        max_query_chars: int = 500,
+        cache: CacheSpec = "auto",
+    ):
         if isinstance(backend, dict) and backend.get("kind") not in BACKENDS:
             raise ValueError(f"unknown search backend kind {backend.get('kind')!r}; known: {', '.join(BACKENDS)}")
         if not isinstance(max_query_chars, int) or max_query_chars < 1:
             raise ValueError(f"max_query_chars must be a positive integer, got {max_query_chars!r}")
-        self.backend_spec, self.max_query_chars = backend, max_query_chars
+        resolve_cache(cache)  # validates it
+        self.backend_spec, self.max_query_chars, self.cache = backend, max_query_chars, cache
         super().__init__()
 
     @property
@@ -117,6 +129,15 @@ class _SearchTool(Tool):
         except BackendError as err:
             raise ToolError(err.kind, f"{self.name}: {err}") from None
 
+    def _cached_call(self, key: tuple[Any, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` through the result cache, keyed by ``key`` and the backend's identity."""
+        backend = self.backend
+        cache = resolve_cache(self.cache, getattr(backend, "deterministic", False))
+        identity = getattr(backend, "cache_identity", None) if cache is not None else None
+        if identity is None:
+            return self._call(fn, *args, **kwargs)
+        return cache.get_or_compute(digest(identity, *key), lambda: self._call(fn, *args, **kwargs))
+
 
 _TOP_K = {
     "type": "integer",
@@ -138,8 +159,8 @@ class TextSearchTool(_SearchTool):
     }
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        query = self._query(arguments)
-        hits = self._call(self.backend.text_search, query, int(arguments.get("top_k", 5)))
+        query, top_k = self._query(arguments), int(arguments.get("top_k", 5))
+        hits = self._cached_call(("text_search", query, top_k), self.backend.text_search, query, top_k)
         return ToolResult(format_search_results(query, hits))
 
 
@@ -168,9 +189,10 @@ class ImageSearchTool(_SearchTool):
         backend: SearchBackend | str | dict[str, Any] | None = None,
         max_query_chars: int = 500,
         max_thumbnails: int = 4,
+        cache: CacheSpec = "auto",
     ):
         self.max_thumbnails = max_thumbnails
-        super().__init__(backend, max_query_chars)
+        super().__init__(backend, max_query_chars, cache)
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         given = [k for k in ("image", "url", "query") if k in arguments]
@@ -180,16 +202,20 @@ class ImageSearchTool(_SearchTool):
                 f"{self.name}: give exactly one of image, url or query (got {', '.join(given) or 'none'}).",
             )
         top_k = int(arguments.get("top_k", 5))
+        search = self.backend.image_search
         if "image" in arguments:
             what = arguments["image"]
-            hits = self._call(self.backend.image_search, image=ctx.images.get(what), top_k=top_k)
+            image = ctx.images.get(what)
+            hits = self._cached_call(
+                ("image_search", "image", image_digest(image), top_k), search, image=image, top_k=top_k
+            )
         elif "url" in arguments:
             what = self._query(arguments, "url")
-            hits = self._call(self.backend.image_search, url=what, top_k=top_k)
+            hits = self._cached_call(("image_search", "url", what, top_k), search, url=what, top_k=top_k)
         else:
             query = self._query(arguments)
             what = f'"{query}"'
-            hits = self._call(self.backend.image_search, query=query, top_k=top_k)
+            hits = self._cached_call(("image_search", "query", query, top_k), search, query=query, top_k=top_k)
         shown: dict[int, str] = {}
         note = ""
         for i, hit in enumerate(hits):
@@ -228,16 +254,17 @@ class VisitTool(_SearchTool):
         page_chars: int = 3000,
         max_passages: int = 3,
         max_query_chars: int = 2000,
+        cache: CacheSpec = "auto",
     ):
         if not isinstance(page_chars, int) or page_chars < 200:
             raise ValueError(f"page_chars must be an integer >= 200, got {page_chars!r}")
         self.page_chars, self.max_passages = page_chars, max_passages
-        super().__init__(backend, max_query_chars)
+        super().__init__(backend, max_query_chars, cache)
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         url = self._query(arguments, "url")
         goal = str(arguments.get("goal", ""))[: self.max_query_chars]
-        page = self._call(self.backend.fetch, url)
+        page = self._cached_call(("fetch", url), self.backend.fetch, url)
         try:
             text = visit_page(page, goal, int(arguments.get("page", 1)), self.page_chars, self.max_passages)
         except ValueError as err:

@@ -10,6 +10,11 @@ Crop takes OpenSearch-VL's ``x, y, width, height`` or AdaTooler-V's (arXiv 2512.
 [0, 1] and not all whole numbers: AdaTooler's "all < 1", plus 1.0 for the far edge), padded
 by 10% of the box size on each side by default.
 
+The tools share their results through :mod:`mmsearch_gym.core.cache` (``cache="auto"``,
+the default; ``False`` turns it off): sharpen, super_resolution, perspective_correct and ocr
+of the same image bytes with the same arguments are computed once per process (a GRPO
+group's rollouts repeat them). Crop is not cached: the copy is cheaper than the lookup.
+
 Failures. The pure functions raise ``ValueError`` for bad values (``TypeError`` for
 non-numbers), :class:`NoQuadrilateralError`, and the OCR errors of :mod:`.ocr`. The tools
 answer with step errors: ``bad_image_ref`` (unknown id, no image yet), ``bad_arguments``
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,10 +35,21 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..core.cache import CacheSpec, digest, image_digest, resolve_cache
 from ..core.failures import StepError
 from ..core.images import as_rgb_uint8
 from ..core.tool import Tool, ToolContext, ToolError, ToolResult, register_tool
-from .ocr import INSTALL_HINT, OcrError, OcrResult, OcrTimeout, OcrWord, TesseractNotFound, ocr
+from .ocr import (
+    DEFAULT_PSM,
+    INSTALL_HINT,
+    PSM_MODES,
+    OcrError,
+    OcrResult,
+    OcrTimeout,
+    OcrWord,
+    TesseractNotFound,
+    ocr,
+)
 from .superres import SCALES, LearnedUpscaler, load_sr_model, super_resolution
 
 __all__ = [
@@ -266,6 +283,12 @@ def _bad_arguments(tool: str) -> Iterator[None]:
         raise ToolError(StepError.BAD_ARGUMENTS, f"{tool}: {err}") from None
 
 
+def _file_key(path: Any) -> list[Any]:
+    """What identifies a model file's contents in a cache key: its path, size and modification time."""
+    st = os.stat(path)
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
 def _check_pixels(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -277,13 +300,21 @@ class _VisionTool(Tool):
 
     Args:
         max_input_pixels: largest H×W the tool accepts (the agent is told to crop first).
+        cache: where results are shared (see the module docstring).
     """
 
     image_args = ("image",)
 
-    def __init__(self, max_input_pixels: int = 16_000_000):
+    def __init__(self, max_input_pixels: int = 16_000_000, cache: CacheSpec = "auto"):
         self.max_input_pixels = _check_pixels("max_input_pixels", max_input_pixels)
+        self.cache = resolve_cache(cache)
         super().__init__()
+
+    def _cached(self, op: str, image: np.ndarray, arguments: tuple[Any, ...], compute: Any) -> Any:
+        """``compute()``, shared by every call of ``op`` on the same image bytes with the same arguments."""
+        if self.cache is None:
+            return compute()
+        return self.cache.get_or_compute(digest(op, image_digest(image), *arguments), compute)
 
     def _input(self, arguments: dict[str, Any], ctx: ToolContext) -> tuple[str, np.ndarray]:
         image_id = arguments.get("image") or ctx.images.latest
@@ -366,7 +397,7 @@ class SharpenTool(_VisionTool):
         image_id, image = self._input(arguments, ctx)
         amount = arguments.get("amount", 1.5)
         with _bad_arguments(self.name):
-            out = sharpen(image, amount)
+            out = self._cached("sharpen", image, (amount,), lambda: sharpen(image, amount))
         new_id, described = self._store(out, ctx, f"sharpen({image_id})")
         return ToolResult(f"Sharpened {image_id} (amount {amount:g}); the result is {described}.", [new_id])
 
@@ -384,11 +415,16 @@ class SuperResolutionTool(_VisionTool):
     }
 
     def __init__(
-        self, model_path: str | None = None, max_input_pixels: int = 16_000_000, max_output_pixels: int = 16_000_000
+        self,
+        model_path: str | None = None,
+        max_input_pixels: int = 16_000_000,
+        max_output_pixels: int = 16_000_000,
+        cache: CacheSpec = "auto",
     ):
         self.max_output_pixels = _check_pixels("max_output_pixels", max_output_pixels)
         self.model = load_sr_model(model_path) if model_path is not None else None
-        super().__init__(max_input_pixels)
+        self._model_key = _file_key(self.model.path) if self.model is not None else "classical"
+        super().__init__(max_input_pixels, cache)
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         image_id, image = self._input(arguments, ctx)
@@ -396,7 +432,9 @@ class SuperResolutionTool(_VisionTool):
         h, w = image.shape[:2]
         self._check_output(w * scale, h * scale, ctx, "crop first or use a smaller scale", self.max_output_pixels)
         with _bad_arguments(self.name):
-            out = super_resolution(image, scale, model=self.model)
+            out = self._cached(
+                "super_resolution", image, (scale, self._model_key), lambda: super_resolution(image, scale, model=self.model)
+            )
         backend = f"model {self.model.path.name}" if self.model else "classical: Lanczos + detail enhancement"
         new_id, described = self._store(out, ctx, f"super_resolution({image_id})")
         return ToolResult(f"Upscaled {image_id} ×{scale} ({backend}); the result is {described}.", [new_id])
@@ -410,7 +448,7 @@ class PerspectiveCorrectTool(_VisionTool):
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         image_id, image = self._input(arguments, ctx)
-        corners = find_quadrilateral(image)
+        corners = self._cached("find_quadrilateral", image, (), lambda: find_quadrilateral(image))
         if corners is None:
             raise ToolError(
                 StepError.TOOL_FAILED,
@@ -418,7 +456,8 @@ class PerspectiveCorrectTool(_VisionTool):
                 "nothing was changed. Try crop on the region instead.",
             )
         self._check_output(*rectified_size(corners), ctx, "crop first")
-        new_id, described = self._store(warp_quadrilateral(image, corners), ctx, f"perspective_correct({image_id})")
+        flat = self._cached("warp_quadrilateral", image, (corners.tolist(),), lambda: warp_quadrilateral(image, corners))
+        new_id, described = self._store(flat, ctx, f"perspective_correct({image_id})")
         points = json.dumps(np.rint(corners).astype(int).tolist())
         return ToolResult(
             f"Found a quadrilateral in {image_id} with corners {points} (top-left, top-right, bottom-right, "
@@ -429,16 +468,23 @@ class PerspectiveCorrectTool(_VisionTool):
 
 @register_tool
 class OcrTool(_VisionTool):
-    """Args: lang: default language; timeout_s: seconds before tesseract is stopped (``timeout``
-    step error); tesseract_cmd: path of the binary; max_words: words listed in the answer."""
+    """Args: lang: default language; psm: default tesseract page segmentation mode (see
+    :data:`~mmsearch_gym.tools.ocr.DEFAULT_PSM`); timeout_s: seconds before tesseract is
+    stopped (``timeout`` step error); tesseract_cmd: path of the binary; max_words: words
+    listed in the answer."""
 
     name = "ocr"
-    description = "Read the text in an image (tesseract OCR): the text, then each word with its box and confidence."
+    description = (
+        "Read the text in an image (tesseract OCR): the text, then each word with its box and confidence. "
+        "psm is tesseract's page segmentation mode: 6 (default) one block of text, 3 automatic page layout, "
+        "4 one column, 11 or 12 sparse text."
+    )
     parameters = {
         "type": "object",
         "properties": {
             "image": _IMAGE,
             "lang": {"type": "string", "description": "tesseract language code(s), e.g. eng or eng+deu", "default": "eng"},
+            "psm": {"type": "integer", "enum": list(PSM_MODES), "description": "page segmentation mode"},
         },
     }
 
@@ -449,19 +495,28 @@ class OcrTool(_VisionTool):
         tesseract_cmd: str | None = None,
         max_words: int = 200,
         max_input_pixels: int = 16_000_000,
+        psm: int = DEFAULT_PSM,
+        cache: CacheSpec = "auto",
     ):
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0:
             raise ValueError(f"max_words must be an integer >= 0, got {max_words!r}")
+        if psm not in PSM_MODES or isinstance(psm, bool):
+            raise ValueError(f"psm must be one of {list(PSM_MODES)}, got {psm!r}")
         self.lang, self.timeout_s, self.tesseract_cmd, self.max_words = lang, timeout_s, tesseract_cmd, max_words
-        super().__init__(max_input_pixels)
+        self.psm = psm
+        super().__init__(max_input_pixels, cache)
 
     def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         image_id, image = self._input(arguments, ctx)
+        lang, psm = arguments.get("lang", self.lang), int(arguments.get("psm", self.psm))
         try:
             with _bad_arguments(self.name):
-                result = ocr(image, arguments.get("lang", self.lang), self.timeout_s, self.tesseract_cmd)
+                result = self._cached(
+                    "ocr", image, (lang, psm, self.tesseract_cmd),
+                    lambda: ocr(image, lang, self.timeout_s, self.tesseract_cmd, psm=psm),
+                )  # fmt: skip
         except OcrTimeout as err:
             raise ToolError(StepError.TIMEOUT, f"{self.name}: {err}") from None
         except OcrError as err:

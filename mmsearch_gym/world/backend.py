@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ class LocalWorldBackend(SearchBackend):
     """
 
     name = "world"
+    deterministic = True
 
     def __init__(self, path: str | Path):
         from .image_index import ImageIndex
@@ -51,6 +51,10 @@ class LocalWorldBackend(SearchBackend):
     @property
     def fingerprint(self) -> str:
         return str(self.manifest["fingerprint"])
+
+    @property
+    def cache_identity(self) -> str:
+        return f"world:{self.fingerprint}"
 
     # ---- text ---------------------------------------------------------------------------------
     def text_search(self, query: str, top_k: int) -> list[SearchHit]:
@@ -131,7 +135,8 @@ class LocalWorldBackend(SearchBackend):
         )
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """RGB array of encoded image bytes (PNG, JPEG, …)."""
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
+def decode_image(data: bytes, max_pixels: int = 16_000_000, max_side: int = 4096) -> np.ndarray:
+    """RGB array of encoded image bytes (PNG, JPEG, …); the size is checked from the header first."""
+    from ..core.safe_io import decode_bounded
+
+    return decode_bounded(data, max_pixels, max_side)

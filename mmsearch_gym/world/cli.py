@@ -7,6 +7,7 @@ inside the handlers so that ``mmsearch-gym list`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -44,6 +45,13 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on every request (default: $MMSEARCH_GYM_SERVE_TOKEN; "
+        "required when --host is not loopback); clients send it from MMSEARCH_GYM_SERVE_TOKEN",
+    )
+    serve.add_argument("--max-connections", type=int, default=64, help="connections served at once (more get 503)")
     serve.set_defaults(func=_cmd_serve)
 
 
@@ -102,19 +110,28 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from .backend import LocalWorldBackend
-    from .server import WorldServer
+    from .server import TOKEN_ENV, WorldServer, is_loopback
     from .store import ensure_world
 
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if token is None and not is_loopback(args.host):
+        console.print(
+            f"[red]cannot serve on {args.host} without a token: anyone who can reach it could use it. "
+            f"Pass --token or set {TOKEN_ENV} (workers send it from the same variable), or bind to 127.0.0.1.[/red]"
+        )
+        return 2
     try:
         path = Path(args.world) if args.world else ensure_world(args.entities, args.seed, progress=console.is_terminal)
         backend = LocalWorldBackend(path)
-        server = WorldServer(backend, args.host, args.port, verbose=args.verbose)
+        server = WorldServer(
+            backend, args.host, args.port, verbose=args.verbose, token=token, max_connections=args.max_connections
+        )
     except (OSError, ValueError) as err:
         console.print(f"[red]cannot serve: {err}[/red]")
         return 2
     console.print(
         f"serving world {path} ({len(backend.world)} entities) at {server.url}; "
-        f"workers use backend={server.url!r}. Ctrl-C stops."
+        f"workers use backend={server.url!r}{f' with {TOKEN_ENV} set' if token else ''}. Ctrl-C stops."
     )
     try:
         server.serve_forever()

@@ -247,20 +247,32 @@ def render(world: World, image_id: str) -> np.ndarray:
         return degrade(render(world, info.source), info.degradation)
     if info.text is not None:
         return np.asarray(_document(info, e, rng))
+    return render_entity(e, info.kind, rng)
+
+
+MAIN_KINDS = ("flag", "coat_of_arms", "logo", "landmark", "portrait", "figure", "object", "painting", "cover", "poster")
+
+
+def render_entity(e: Entity, kind: str, rng: random.Random) -> np.ndarray:
+    """A main render (``kind`` in :data:`MAIN_KINDS`) of ``e`` from its attributes, laid out by ``rng``.
+
+    The world's images come from here; so do the offline generator's imagined subjects
+    (an entity made up from the attributes a prompt states).
+    """
     img = Image.new("RGB", (SIZE, SIZE), _random_colour(rng, 200, 250))
     d = ImageDraw.Draw(img)
-    if info.kind == "flag":
+    if kind == "flag":
         _flag(e, rng, d)
-    elif info.kind in ("coat_of_arms", "logo"):
-        _emblem(e, rng, d, info.kind)
-    elif info.kind in ("landmark", "portrait", "figure"):
-        _scene(e, rng, d, info.kind)
-    elif info.kind in ("object", "painting"):
-        _object(e, rng, d, info.kind)
-    elif info.kind in ("cover", "poster"):
-        _cover(e, rng, d, info.kind)
+    elif kind in ("coat_of_arms", "logo"):
+        _emblem(e, rng, d, kind)
+    elif kind in ("landmark", "portrait", "figure"):
+        _scene(e, rng, d, kind)
+    elif kind in ("object", "painting"):
+        _object(e, rng, d, kind)
+    elif kind in ("cover", "poster"):
+        _cover(e, rng, d, kind)
     else:
-        raise ValueError(f"unknown image kind {info.kind!r}")
+        raise ValueError(f"unknown image kind {kind!r}; main kinds: {', '.join(MAIN_KINDS)}")
     return np.asarray(img)
 
 

@@ -32,7 +32,8 @@ from .articles import make_article
 from .generate import generate_world
 from .model import Article, Entity, ImageInfo, Relation, World
 
-FORMAT_VERSION = 1  # bump when the generator's output changes: cached worlds are rebuilt
+FORMAT_VERSION = 2  # bump when the generator's output or an index layout changes: cached worlds are rebuilt
+# 2: one-field text index with doc_ids.json; image index of layout descriptors without thumbnails
 DEFAULT_ENTITIES = 2000
 DEFAULT_SEED = 0
 CACHE_ENV = "MMSEARCH_GYM_CACHE"
