@@ -125,6 +125,7 @@ class MazeWalkEnv(ToolEnv):
     """
 
     env_id = "mmsearch_gym/MazeWalk-v0"
+    component_names = ("accuracy", "format", "overall")
     intro = "You walk through a maze one move at a time."
 
     def __init__(
