@@ -31,11 +31,35 @@ HELD_OUT = (
 TRAIN = (("success_rate", "train rollouts: success"), ("fatal_rate", "train rollouts: fatal rate"), ("turns_mean", "train rollouts: turns"))
 
 
-def load(run: Path) -> tuple[dict[str, Any], list[str], list[int]]:
-    data = json.loads((run / "results.json").read_text())
-    results = {int(s): r for s, r in data["results"].items()}
-    arms = [a for a in ORDER if a in data["args"]["arms"]] + [a for a in data["args"]["arms"] if a not in ORDER]
+def load(run: Path) -> tuple[dict[int, Any], list[str], list[int]]:
+    """Every finished stage under ``run`` (``seed-S/sft`` and ``seed-S/<arm>``, read from their
+    ``summary.json``), so runs made by several calls (other seeds, other arms) report together.
+    Each arm is reported over the seeds that have it; stages must share their config but for the
+    seed and paths (a mix of recipes is refused)."""
+    results: dict[int, Any] = {}
+    recipes: dict[str, tuple[str, Any]] = {}
+    for summary in sorted(run.glob("seed-*/*/summary.json")):
+        seed, stage = int(summary.parent.parent.name.removeprefix("seed-")), summary.parent.name
+        data = json.loads(summary.read_text())
+        recipe = {k: v for k, v in data["config"].items() if k not in ("seed", "out_dir", "model")}
+        kind = "sft" if stage == "sft" else "rl"
+        key = json.dumps(recipe, sort_keys=True) if kind == "sft" else json.dumps(
+            {k: v for k, v in recipe.items() if k != "algo_options"}, sort_keys=True)
+        if kind in recipes and recipes[kind][1] != key:
+            raise SystemExit(f"{summary}: another recipe than {recipes[kind][0]}; report runs of one recipe")
+        recipes.setdefault(kind, (str(summary), key))
+        results.setdefault(seed, {"stages": {}})["stages"][stage] = data
+    results = {s: r for s, r in results.items() if "sft" in r["stages"]}
+    if not results:
+        raise SystemExit(f"no finished stages under {run}")
+    found = {a for r in results.values() for a in r["stages"] if a != "sft"}
+    arms = [a for a in ORDER if a in found] + sorted(found - set(ORDER))
     return results, arms, sorted(results)
+
+
+def seeds_of(results: dict[int, Any], arm: str) -> list[int]:
+    """The seeds that have a finished ``arm``."""
+    return sorted(s for s, r in results.items() if arm in r["stages"])
 
 
 def eval_series(run: Path, seed: int, arm: str, key: str, after_sft: dict[str, Any]) -> dict[int, float]:
@@ -73,12 +97,13 @@ def plot(run: Path, png: Path, smooth_width: int) -> Path:
     results, arms, seeds = load(run)
     fig, axes = plt.subplots(2, 4, figsize=(18, 8))
     for arm in arms:
+        seeds = seeds_of(results, arm)
         for ax, (key, title) in zip(axes[0], HELD_OUT):
             series = [eval_series(run, s, arm, key, results[s]["stages"]["sft"]["evals"]["after_sft"]) for s in seeds]
             if not all(series):
                 continue
             x, mean, lo, hi = band(series)
-            ax.plot(x, mean, "o-", label=arm)
+            ax.plot(x, mean, "o-", label=f"{arm} ({len(seeds)} seeds)")
             ax.fill_between(x, lo, hi, alpha=0.15)
             ax.set_title(title, fontsize=10)
         for ax, (key, title) in zip(axes[1], TRAIN):
@@ -94,7 +119,7 @@ def plot(run: Path, png: Path, smooth_width: int) -> Path:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=9)
     axes[1][3].axis("off")
-    fig.suptitle(f"MazeWalk-v0 ablation: mean and 95% t-interval over {len(seeds)} seeds ({run.name})")
+    fig.suptitle(f"MazeWalk-v0 held-out tasks: mean and 95% t-interval over seeds ({run.name})")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=90)
@@ -110,32 +135,45 @@ def _pct(iv: Interval) -> str:
 
 def tables(run: Path) -> str:
     results, arms, seeds = load(run)
-    sft = [results[s]["stages"]["sft"]["evals"]["after_sft"] for s in seeds]
-    keys = [k for k, _ in HELD_OUT if k in sft[0]] + ["turns_mean"]
+    sft_all = {s: results[s]["stages"]["sft"]["evals"]["after_sft"] for s in seeds}
+    keys = [k for k, _ in HELD_OUT if k in sft_all[seeds[0]]] + ["turns_mean"]
     names = dict(HELD_OUT) | {"turns_mean": "turns (greedy)"}
-    lines = [f"Held-out tasks (test layouts), {len(seeds)} seeds ({', '.join(map(str, seeds))}): mean ± 95% t-interval half-width, in % (turns: count).", ""]
-    lines += ["| stage | " + " | ".join(names[k] for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines = [f"Held-out tasks (test layouts): mean ± 95% t-interval half-width over seeds, in % (turns: count); "
+             f"SFT checkpoints of seeds {', '.join(map(str, seeds))}.", ""]  # fmt: skip
+    lines += ["| stage | seeds | " + " | ".join(names[k] for k in keys) + " |", "|---" * (len(keys) + 2) + "|"]
 
     def cell(values: list[float], key: str) -> str:
+        if "turns" not in key:
+            return _pct(t_interval(values))
         iv = t_interval(values)
-        return f"{iv.mean:.2f} ± {iv.half_width:.2f}" if "turns" in key and math.isfinite(iv.low) else _pct(iv) if "turns" not in key else f"{iv.mean:.2f}"
+        return f"{iv.mean:.2f} ± {iv.half_width:.2f}" if math.isfinite(iv.low) else f"{iv.mean:.2f}"
 
-    lines.append("| after SFT | " + " | ".join(cell([e[k] for e in sft], k) for k in keys) + " |")
+    def seed_list(ss: list[int]) -> str:
+        return ",".join(map(str, ss))
+
+    lines.append(f"| after SFT | {seed_list(seeds)} | " + " | ".join(cell([e[k] for e in sft_all.values()], k) for k in keys) + " |")
     for arm in arms:
-        after = [results[s]["stages"][arm]["evals"]["after_rl"] for s in seeds]
-        lines.append(f"| RL: {arm} | " + " | ".join(cell([e[k] for e in after], k) for k in keys) + " |")
-    lines += ["", "Paired differences in points (per seed in brackets): RL − SFT, and arm − vanilla after RL.", ""]
+        ss = seeds_of(results, arm)
+        after = [results[s]["stages"][arm]["evals"]["after_rl"] for s in ss]
+        lines.append(f"| RL: {arm} | {seed_list(ss)} | " + " | ".join(cell([e[k] for e in after], k) for k in keys) + " |")
+    lines += ["", "Paired differences in points (per seed in brackets): RL − SFT (the arm's seeds), and arm − vanilla "
+              "after RL (the seeds both have).", ""]  # fmt: skip
     lines += ["| arm | metric | RL − SFT | arm − vanilla |", "|---|---|---|---|"]
+
+    def diff(a: list[float], b: list[float]) -> str:
+        d = [x - y for x, y in zip(a, b, strict=True)]
+        return f"{_pct(t_interval(d))} [{', '.join(f'{x * 100:+.1f}' for x in d)}]"
+
     for arm in arms:
+        ss = seeds_of(results, arm)
         for key in keys[:3]:
-            after = [results[s]["stages"][arm]["evals"]["after_rl"][key] for s in seeds]
-            gain = [a - b[key] for a, b in zip(after, sft)]
+            after = [results[s]["stages"][arm]["evals"]["after_rl"][key] for s in ss]
             vs = "-"
             if "vanilla" in arms and arm != "vanilla":
-                van = [results[s]["stages"]["vanilla"]["evals"]["after_rl"][key] for s in seeds]
-                d = [a - v for a, v in zip(after, van)]
-                vs = f"{_pct(t_interval(d))} [{', '.join(f'{x * 100:+.1f}' for x in d)}]"
-            lines.append(f"| {arm} | {names[key]} | {_pct(t_interval(gain))} [{', '.join(f'{x * 100:+.1f}' for x in gain)}] | {vs} |")
+                both = [s for s in ss if "vanilla" in results[s]["stages"]]
+                vs = diff([results[s]["stages"][arm]["evals"]["after_rl"][key] for s in both],
+                          [results[s]["stages"]["vanilla"]["evals"]["after_rl"][key] for s in both])  # fmt: skip
+            lines.append(f"| {arm} | {names[key]} | {diff(after, [sft_all[s][key] for s in ss])} | {vs} |")
     return "\n".join(lines)
 
 
