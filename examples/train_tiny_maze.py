@@ -31,6 +31,12 @@ cascade or no answer) or of one with more than half its turns in error leaves th
 (Vision-DeepResearch's baseline); ``fatal_mask`` only turns from the fatal turn on leave the
 loss; ``full`` fatal mask plus the one-sided clamp ``A = max(A, 0)`` of flagged episodes.
 
+**What to expect** (5 seeds, 2-core CPU, one seed ≈ 13 CPU-minutes: SFT ~400 s, RL ~380 s):
+held-out success after SFT 45.2 ± 8.5% sampled / 58.8 ± 7.3% greedy; after 80 RL steps of
+``full`` 63.0 ± 9.2% / 67.3 ± 10.0%; RL − SFT +17.8 ± 9.0 points sampled (95% t-interval
+excludes zero), +8.6 ± 10.8 greedy (it does not). The ablation and its reading: README,
+"A learning signal"; tables in ``docs/tiny_maze/ablation.md``.
+
 Outputs under ``--out``: ``seed-S/sft`` and ``seed-S/<arm>`` (metrics.jsonl, curves.png,
 TensorBoard, final model), ``results.json`` (every evaluation, wall and CPU seconds per
 stage). A stage whose ``summary.json`` matches its config is reused, so an interrupted run
