@@ -45,6 +45,18 @@ cascade-fatal (dropped, and clamped). Caveat: a cascade trajectory whose tokens 
 on were cut from the batch (truncated to a fixed width) has no token at turn >= f and is read
 as unanswered. The mask is the same either way: an unanswered trajectory has no token at
 turn >= f, so it keeps all of them.
+
+``hard_mask`` (the baseline of the paper's ablation, "the hard-masking baseline of
+Vision-DeepResearch"; the release keeps it as ``_should_mask_episode`` in
+``deepresearch_workflow.py``, replaced there by the fatal index): every token of a flagged
+trajectory leaves the loss, and so does every token of an answered one with more than half
+of its turns in error. Such trajectories still count in their group's baseline with their
+reward (the release filters them out after computing advantages). Error turns are read from
+the batch: an answered trajectory's turns are its valid tool calls, its answer and its
+errors, so errors = turns - ``n_valid_tool_calls`` - 1. It overrides ``mask_fatal``.
+The ablation's four arms are then: vanilla GRPO (``clamp_fatal=False, mask_fatal=False``),
+hard mask (``hard_mask=True, clamp_fatal=False``), fatal mask (``clamp_fatal=False``) and
+full (the defaults).
 """
 
 from __future__ import annotations
@@ -78,6 +90,7 @@ class FatalGRPOConfig(GroupNormConfig):
     clamp_unanswered: bool = True
     mask_fatal: bool = True
     drop_from_group: bool = False
+    hard_mask: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,12 +125,17 @@ class FatalGRPO(Algorithm):
         return adv
 
     def loss_mask(self, batch: EpisodeBatch, rewards: Tensor) -> Tensor:
+        mask = batch.response_mask
         if self.config.mask_fatal:
-            return core.fatal_mask(batch.response_mask, batch.turn_index, batch.fatal_turn)
-        return batch.response_mask
+            mask = core.fatal_mask(mask, batch.turn_index, batch.fatal_turn)
+        if self.config.hard_mask:
+            mask = mask & ~hard_masked(batch)[:, None]
+        return mask
 
-    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any]:
+    def kernel_options(self, batch: EpisodeBatch) -> dict[str, Any] | None:
         cfg = self.config
+        if cfg.hard_mask:  # the fused kernel knows no hard mask: the torch path computes it
+            return None
         return {
             "group_ids": self._group_ids(batch),
             "fatal_turn": batch.fatal_turn,
@@ -134,3 +152,11 @@ def unanswered(batch: EpisodeBatch) -> Tensor:
     """[B] bool: flagged (f >= 1) with no response token at turn >= f, i.e. ended without an
     answer rather than by an error cascade (f = number of turns). f = 0 samples are False."""
     return core.unanswered(batch.turn_index, batch.fatal_turn)
+
+
+def hard_masked(batch: EpisodeBatch) -> Tensor:
+    """[B] bool: trajectories the hard mask drops whole: flagged ones (f >= 0), and answered ones
+    with more than half of their turns in error (turns - valid tool calls - the answer)."""
+    turns = (batch.turn_index.max(dim=1).values + 1).clamp(min=0)
+    errors = (turns - batch.n_valid_tool_calls - 1).clamp(min=0)
+    return (batch.fatal_turn >= 0) | (2 * errors > turns)

@@ -57,8 +57,9 @@ CHAT_TEMPLATE = (
 # Sizes of a tiny model vLLM's CPU backend runs: head_dim = hidden / heads = 64.
 VLLM_SIZES: dict[str, int] = {"hidden": 128, "heads": 2}
 
-# Pre-tokens: single drawing characters and whitespace, digit runs, words with their space.
-_PRETOKEN = r"[+|\-]|\s| ?\d+| ?[^\s\d+|\-]+"
+# Pre-tokens: single drawing characters, digit runs and words, each with the space before it,
+# then any other whitespace alone (listed last: first, it would split every space off its word).
+_PRETOKEN = r"[+|\-]| ?\d+| ?[^\s\d+|\-]+|\s"
 
 
 def maze_corpus(episodes: int = 160, seed: int = 0) -> Iterator[str]:

@@ -54,6 +54,12 @@ ENVS: dict[str, EnvEntry] = {
             "The same mazes with Discrete(4) moves and image observations, for Stable-Baselines3 baselines.",
             {"size": 5},
         ),
+        EnvEntry(
+            "mmsearch_gym/MazeWalk-v0",
+            "mmsearch_gym.envs.maze_walk:MazeWalkEnv",
+            "A text maze walked one move tool call at a time; walls are step errors; train/test layout split.",
+            {"min_size": 3, "max_size": 4},
+        ),
     ]
 }
 

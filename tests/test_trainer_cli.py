@@ -141,14 +141,30 @@ def test_yaml_config_with_unknown_key(tmp_path):
 
 
 def test_example_smoke_run(tmp_path):
-    """One SFT and one RL step through examples/train_tiny_maze.py (the full run is not a test)."""
-    spec = importlib.util.spec_from_file_location("train_tiny_maze", ROOT / "examples" / "train_tiny_maze.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    """One SFT and one RL step per arm through examples/train_tiny_maze.py, two seeds (the full
+    run is not a test); a second call reuses the finished stages; the report draws and tabulates."""
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    example, report = load("train_tiny_maze"), load("ablation_report")
     before = torch.get_num_threads()
+    argv = ["--smoke", "--out", str(tmp_path / "ex"), "--threads", "1", "--seeds", "0", "1", "--arms", "vanilla", "full"]
     try:
-        result = example.main(["--smoke", "--out", str(tmp_path / "ex"), "--threads", "1"])
+        result = example.main(argv)
+        again = example.main(argv)
     finally:
         torch.set_num_threads(before)
-    assert set(result["evals"]) == {"before", "after_sft", "after_rl"}
-    assert (tmp_path / "ex" / "run" / "curves.png").exists()
+    runs = result["results"]
+    assert sorted(runs) == [0, 1]
+    for seed in (0, 1):
+        assert runs[seed]["heldout"]["shared_prompts"] == 0 and runs[seed]["heldout"]["shared_layouts"] == 0
+        assert set(runs[seed]["stages"]["sft"]["evals"]) == {"after_sft"}
+        assert set(runs[seed]["stages"]["full"]["evals"]) == {"after_rl"}
+        assert (tmp_path / "ex" / f"seed-{seed}" / "full" / "curves.png").exists()
+    assert again["results"] == runs  # reused, not retrained
+    text = report.main([str(tmp_path / "ex"), "--png", str(tmp_path / "ab.png"), "--smooth", "1"])
+    assert (tmp_path / "ab.png").stat().st_size > 10_000
+    assert "| RL: vanilla |" in text and "| full | held-out success (greedy) |" in text

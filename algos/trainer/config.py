@@ -124,16 +124,25 @@ class OptimConfig:
 @dataclass
 class EvalConfig:
     """Success rate on ``episodes`` held-out tasks (seeds ``seed``, ``seed+1``, …; disjoint from training)
-    before training, after SFT, after RL, and every ``every`` RL steps (0: only those three)."""
+    before training, after SFT, after RL, and every ``every`` RL steps (0: only those three).
+
+    ``env_kwargs`` override the training ``env_kwargs`` for the eval envs (e.g. ``{split: test}``
+    for an env with a held-out split). ``sampled`` > 0 also plays each task that many times at
+    the rollout temperature; those metrics are logged with a ``sampled_`` prefix."""
 
     episodes: int = 32
     seed: int = 1_000_000_000
     temperature: float = 0.0
     every: int = 0
     before: bool = True
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    sampled: int = 0
 
     def __post_init__(self) -> None:
         _non_negative("eval", episodes=self.episodes, temperature=self.temperature, every=self.every, seed=self.seed)
+        _non_negative("eval", sampled=self.sampled)
+        if not isinstance(self.env_kwargs, dict):
+            raise ConfigError(f"eval.env_kwargs must be a mapping, got {type(self.env_kwargs).__name__}")
 
 
 @dataclass

@@ -10,7 +10,8 @@ from algos.rollout import RolloutResult
 
 
 def eval_metrics(result: RolloutResult) -> dict[str, float]:
-    """Success rate, mean reward, fatal rate and mean turns of a rollout's episodes."""
+    """Success rate, mean reward, fatal rate (any flag), cascade rate (ended by ``fatal_k`` errors in a
+    row) and mean turns of a rollout's episodes."""
     recs = result.records
     n = max(len(recs), 1)
     out = {
@@ -18,6 +19,7 @@ def eval_metrics(result: RolloutResult) -> dict[str, float]:
         "success_rate": sum(r.success for r in recs) / n,
         "reward_mean": sum(r.reward for r in recs) / n,
         "fatal_rate": sum(r.fatal for r in recs) / n,
+        "cascade_rate": sum(r.termination_reason == "fatal_errors" for r in recs) / n,
         "turns_mean": sum(len(r.turns) for r in recs) / n,
     }
     for key in sorted({k for r in recs for k in r.reward_components}):

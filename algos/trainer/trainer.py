@@ -160,7 +160,8 @@ class Trainer:
                     self.evaluate(f"rl_{n}")
                 self._after_step("rl", metrics)
                 advance(f"reward {metrics['reward_mean']:.3f} success {metrics['success_rate']:.2f}")
-        self.evaluate("after_rl")
+        if cfg.rl.steps:
+            self.evaluate("after_rl")
         self.state["phase"] = "done"
         self._save()
 
@@ -221,15 +222,24 @@ class Trainer:
         cfg = self.cfg.eval
         if cfg.episodes == 0:
             return {}
+        seeds = [cfg.seed + i for i in range(cfg.episodes)]
         if self._eval_envs is None:
-            self._eval_envs = [gym.make(self.cfg.env, **self.cfg.env_kwargs) for _ in range(cfg.episodes)]
+            kwargs = {**self.cfg.env_kwargs, **cfg.env_kwargs}
+            self._eval_envs = [gym.make(self.cfg.env, **kwargs) for _ in range(cfg.episodes * max(1, cfg.sampled))]
         sampling = dataclasses.replace(self.sampling, temperature=cfg.temperature)
         self.sync_rollout_weights()
-        result = self.engine.rollout(self._eval_envs, [cfg.seed + i for i in range(cfg.episodes)], 1, sampling=sampling)
+        result = self.engine.rollout(self._eval_envs[: cfg.episodes], seeds, 1, sampling=sampling)
         metrics = eval_metrics(result)
+        if cfg.sampled:
+            # its own RNG stream: the same model gives the same numbers, and evaluating never
+            # changes what training samples next
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(cfg.seed)
+                sampled = self.engine.rollout(self._eval_envs, seeds, cfg.sampled)
+            metrics.update({f"sampled_{k}": v for k, v in eval_metrics(sampled).items()})
         self.state["evals"][tag] = metrics
         self.logger.log(self.state["step"], "eval", {"tag": tag, **metrics})
-        self._say(f"eval [{tag}] success {metrics['success_rate']:.3f}, reward {metrics['reward_mean']:.3f}")
+        self._say(f"eval \\[{tag}] success {metrics['success_rate']:.3f}, reward {metrics['reward_mean']:.3f}")
         return metrics
 
     def sft_data(self) -> list[Any]:
