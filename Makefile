@@ -51,6 +51,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/mmsearch-gym play mmsearch_gym/GroundedGen-v0 --policy oracle --policy no_search --policy wrong_reference --policy random --episodes 20 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/MazeGrid-v0 --policy oracle --policy random --episodes 20 --seed 0
 	$(BIN)/mmsearch-gym play mmsearch_gym/SpatialDraw-v0 --policy oracle --policy blind --policy random --episodes 20 --seed 0
+	$(BIN)/mmsearch-gym play mmsearch_gym/MazeWalk-v0 --policy oracle --policy random --episodes 20 --seed 0
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
