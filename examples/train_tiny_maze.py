@@ -150,7 +150,7 @@ def sft_config(args: argparse.Namespace, seed: int, model: Path, out: Path) -> d
     cfg.update(model=str(model), out_dir=str(out), algo_options={**ALGO, **ARMS["full"]})
     cfg["sft"] = {"steps": 1 if args.smoke else args.sft_steps, "episodes": 8 if args.smoke else args.sft_episodes,
                   "batch_size": 16, "lr": args.sft_lr}
-    cfg["rl"] = {"steps": 0, "lr": args.rl_lr}
+    cfg["rl"] = {"steps": 0}  # no RL options: changing --rl-* must not retrain (and re-key) SFT
     cfg["eval"]["before"] = not args.smoke
     return cfg
 

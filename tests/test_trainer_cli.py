@@ -152,6 +152,7 @@ def test_example_smoke_run(tmp_path):
     example, report = load("train_tiny_maze"), load("ablation_report")
     before = torch.get_num_threads()
     argv = ["--smoke", "--out", str(tmp_path / "ex"), "--threads", "1", "--seeds", "0", "1", "--arms", "vanilla", "full"]
+    sft_summary = tmp_path / "ex" / "seed-0" / "sft" / "summary.json"
     try:
         result = example.main(argv)
         again = example.main(argv)
@@ -168,3 +169,16 @@ def test_example_smoke_run(tmp_path):
     text = report.main([str(tmp_path / "ex"), "--png", str(tmp_path / "ab.png"), "--smooth", "1"])
     assert (tmp_path / "ab.png").stat().st_size > 10_000
     assert "| RL: vanilla |" in text and "| full | held-out success (greedy) |" in text
+
+    # another RL learning rate retrains the RL stage only, from the same SFT checkpoint; the report
+    # then refuses to mix the two recipes
+    stamp = sft_summary.stat().st_mtime_ns
+    try:
+        other_rl = example.main(argv[: argv.index("--seeds")] + ["--seeds", "0", "--arms", "full", "--rl-lr", "5e-4"])
+    finally:
+        torch.set_num_threads(before)
+    assert sft_summary.stat().st_mtime_ns == stamp
+    assert other_rl["results"][0]["stages"]["sft"] == runs[0]["stages"]["sft"]
+    assert other_rl["results"][0]["stages"]["full"]["config"]["rl"]["lr"] == 5e-4
+    with pytest.raises(SystemExit, match="another recipe"):
+        report.main([str(tmp_path / "ex"), "--png", str(tmp_path / "ab2.png")])
