@@ -229,7 +229,6 @@ def test_the_image_store_counts_bytes_and_forgets_them_on_clear():
 
 def _tool_env_ids() -> list[str]:
     from envs_registry import ENVS
-
     from mmsearch_gym.core.env import ToolEnv
 
     return [i for i in sorted(ENVS) if isinstance(gym.make(i).unwrapped, ToolEnv)]

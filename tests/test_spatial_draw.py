@@ -157,8 +157,9 @@ def test_blind_and_random_answer_without_drawing_and_score_by_metric():
 
 @pytest.mark.timeout(180)
 def test_check_env_and_vector_envs_with_the_default_fork_context_after_the_parent_rendered():
-    from gymnasium.utils.env_checker import check_env
     import warnings
+
+    from gymnasium.utils.env_checker import check_env
 
     env = gym.make(ENV_ID, scales=("tiny_tabletop",), task_types=("object_size",))
     with warnings.catch_warnings():
@@ -306,5 +307,5 @@ def test_triton_kernels_run_in_a_process_that_has_rendered():
         "print('ok')\n"
     )
     env = {**os.environ, "TRITON_INTERPRET": "1", "MMSEARCH_KERNELS": "triton"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=280, env=env)
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=280, env=env)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]

@@ -31,6 +31,7 @@ import numpy as np
 from . import shaders
 from .geometry import MATERIALS, Camera, Part
 
+
 @dataclass
 class Environment:
     """Light, sky and haze of a scene."""
@@ -72,7 +73,7 @@ def _load_triton_first() -> None:
         return
     try:
         importlib.import_module("triton")
-    except Exception:  # noqa: BLE001 - a broken Triton only loses the kernels, not rendering
+    except Exception:  # noqa: BLE001, S110 - a broken Triton only loses the kernels, not rendering
         pass
 
 
