@@ -100,3 +100,10 @@ def test_hard_mask_is_an_option_off_by_default():
     assert algos.options("fatal_grpo")["hard_mask"] is False
     loss_mask = algos.make("fatal_grpo", hard_mask=True, mask_fatal=True).compute_advantages(group_batch())[1]
     assert not bool(loss_mask[1:].any())  # overrides mask_fatal
+
+
+def test_the_fused_kernel_is_not_used_with_the_hard_mask():
+    """The fused CUDA advantage/mask kernel knows no hard mask: with it on, the torch path runs."""
+    b = group_batch()
+    assert algos.make("fatal_grpo", hard_mask=True)._fused_options(b) is None
+    assert algos.make("fatal_grpo")._fused_options(b)["mask_fatal"] is True
