@@ -13,6 +13,8 @@ Every dataset loader reads through these functions:
   anything is decoded (PIL's own global ``Image.MAX_IMAGE_PIXELS`` is left alone).
 - :func:`iter_jsonl` — ``(line number, object)`` per non-blank line; every error (not UTF-8,
   not JSON, a line over ``max_line_bytes``) is a :class:`DatasetError` naming ``file:line``.
+- :func:`load_task_rows` — a dataset's ``tasks.jsonl`` with every row parsed and every image it
+  names checked, the one loader the envs' datasets share.
 
 Errors are :class:`DatasetError` (a ``ValueError``) or :class:`ImageTooLarge`; callers add
 the row's ``file:line`` when they know it (:func:`at`).
@@ -23,15 +25,16 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 DEFAULT_MAX_PIXELS = 16_000_000  # the envs' ImageStore default
 DEFAULT_MAX_SIDE = 4096
 MAX_LINE_BYTES = 16_000_000
+T = TypeVar("T")
 
 
 class DatasetError(ValueError):
@@ -98,14 +101,24 @@ def _open(source: Any, what: str) -> Any:
             raise DatasetError(f"{what} is not a readable image ({type(err).__name__}: {err})") from None
 
 
-def check_image(
-    path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
-) -> tuple[int, int]:
-    """``(width, height)`` of the image at ``path`` from its header, after checking the bounds and
-    the file's structure (``verify``: chunk CRCs, truncation); nothing is decoded."""
-    p = Path(path)
+def _check_file(p: Path, max_file_bytes: int | None) -> None:
     if not p.is_file():
         raise DatasetError(f"image {p} does not exist")
+    if max_file_bytes is not None and p.stat().st_size > max_file_bytes:
+        raise DatasetError(f"image {p} is over {max_file_bytes} bytes")
+
+
+def check_image(
+    path: str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_file_bytes: int | None = None,
+) -> tuple[int, int]:
+    """``(width, height)`` of the image at ``path`` from its header, after checking the bounds (and
+    the file's size, given ``max_file_bytes``) and the file's structure (``verify``: chunk CRCs,
+    truncation); nothing is decoded."""
+    p = Path(path)
+    _check_file(p, max_file_bytes)
     im = _open(p, f"image {p}")
     with im:
         w, h = im.size
@@ -128,11 +141,15 @@ def _decode(im: Any, what: str, max_pixels: int, max_side: int, thumbnail: int |
             raise DatasetError(f"{what} could not be decoded ({type(err).__name__}: {err})") from None
 
 
-def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
+def open_image(
+    path: str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_file_bytes: int | None = None,
+) -> np.ndarray:
     """An RGB uint8 array of the image at ``path``, its size checked from the header before decoding."""
     p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"image {p} does not exist")
+    _check_file(p, max_file_bytes)
     return _decode(_open(p, f"image {p}"), f"image {p}", max_pixels, max_side, None)
 
 
@@ -173,3 +190,41 @@ def iter_jsonl(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterat
                 reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
                 raise DatasetError(f"{p}:{line_no}: not readable JSON ({reason})") from None
             yield line_no, obj
+
+
+def load_task_rows(
+    root: str | Path,
+    parse: Callable[[Any], T],
+    image_paths: Callable[[T], Iterable[tuple[str, str]]],
+    how_to_build: str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_file_bytes: int | None = None,
+) -> list[T]:
+    """Every task of ``root/tasks.jsonl``, each row parsed and each of its images checked now.
+
+    ``parse(row)`` builds a task (raising ValueError / TypeError / KeyError / AttributeError on a
+    bad row); ``image_paths(task)`` yields ``(field, relative path)`` pairs, each confined to
+    ``root`` and checked by :func:`check_image` (nothing decoded). Errors are
+    :class:`DatasetError` naming ``tasks.jsonl:LINE`` and the field; ``how_to_build`` finishes
+    the message when the file is missing.
+    """
+    root = Path(root)
+    path = root / "tasks.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{root} has no tasks.jsonl; {how_to_build}")
+    tasks = []
+    for line_no, row in iter_jsonl(path):
+        try:
+            task = parse(row)
+            for field, rel in image_paths(task):
+                try:
+                    check_image(confined_path(root, rel), max_pixels, max_side, max_file_bytes)
+                except DatasetError as err:
+                    raise at(field, err) from None
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # DatasetError is a ValueError
+            raise at(f"{path}:{line_no}", err) from None
+        tasks.append(task)
+    if not tasks:
+        raise DatasetError(f"{path} holds no tasks")
+    return tasks

@@ -33,9 +33,9 @@ from ..core.safe_io import (
     DEFAULT_MAX_SIDE,
     DatasetError,
     at,
-    check_image,
     confined_path,
     iter_jsonl,
+    load_task_rows,
     open_image,
 )  # fmt: skip
 from .deep_search import DeepSearchTask, TaskSampler
@@ -101,37 +101,24 @@ def _write_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(np.ascontiguousarray(image)).save(path, optimize=False, compress_level=6)
 
 
+def _parse(row: Any) -> DeepSearchTask:
+    check_row(row)
+    if isinstance(row.get("task_id"), int):
+        row = {**row, "task_id": str(row["task_id"])}
+    return DeepSearchTask.from_json(row)
+
+
 def load_tasks(
     root: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
 ) -> list[DeepSearchTask]:
     """The tasks of a dataset folder, every row checked and every image opened (header and structure,
     within ``max_pixels``/``max_side``) now; the pixels are decoded when a task is played."""
-    root = Path(root)
-    path = root / "tasks.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{root} has no tasks.jsonl; build one with `mmsearch-gym data build deep_search --out {root}` "
-            "or write one task per line with task_id, question, answers and image_paths"
-        )
-    tasks = []
-    for line_no, row in iter_jsonl(path):
-        where = f"{path}:{line_no}"
-        try:
-            check_row(row)
-            if isinstance(row.get("task_id"), int):
-                row = {**row, "task_id": str(row["task_id"])}
-            task = DeepSearchTask.from_json(row)
-            for i, rel in enumerate(task.image_paths):
-                try:
-                    check_image(confined_path(root, rel), max_pixels, max_side)
-                except DatasetError as err:
-                    raise at(f"image_paths[{i}]", err) from None
-        except (ValueError, TypeError) as err:  # DatasetError is a ValueError
-            raise at(where, err) from None
-        tasks.append(task)
-    if not tasks:
-        raise ValueError(f"{path} holds no tasks")
-    return tasks
+    return load_task_rows(
+        root, _parse, lambda task: ((f"image_paths[{i}]", rel) for i, rel in enumerate(task.image_paths)),
+        f"build one with `mmsearch-gym data build deep_search --out {root}` "
+        "or write one task per line with task_id, question, answers and image_paths",
+        max_pixels, max_side,
+    )  # fmt: skip
 
 
 def iter_sft(root: str | Path) -> Iterator[dict[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ...core.safe_io import DatasetError, at, check_image, confined_path, iter_jsonl, open_image
+from ...core.safe_io import confined_path, load_task_rows, open_image
 from .tasks import GroundedGenTask
 
 SPLITS = ("rl", "sft")
@@ -40,44 +40,26 @@ def read_dataset_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS,
     Refuses absolute paths, ``..``, links that resolve outside ``root``, files over
     ``MAX_FILE_BYTES`` and images over ``max_pixels`` / ``max_side`` (from the header, before decoding).
     """
-    path = confined_path(root, rel)
-    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-        raise DatasetError(f"image {rel[:100]!r} is over {MAX_FILE_BYTES} bytes")
-    return open_image(path, max_pixels, max_side)
+    return open_image(confined_path(root, rel), max_pixels, max_side, MAX_FILE_BYTES)
+
+
+def _parse(row: Any) -> GroundedGenTask:
+    if not isinstance(row, dict):
+        raise ValueError("a task must be a JSON object")
+    row.setdefault("gt_path", row.pop("gt_image", None))
+    return GroundedGenTask.from_json(row)
 
 
 def load_tasks(root: str | Path, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> list[GroundedGenTask]:
     """The tasks of a dataset folder, every row and ground-truth picture checked now (inside the
     folder, within the limits, not damaged); pictures are decoded when a task is played. Errors are
     :class:`~mmsearch_gym.core.safe_io.DatasetError` naming ``tasks.jsonl:LINE``."""
-    root = Path(root)
-    path = root / "tasks.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{root} has no tasks.jsonl; build one with `mmsearch-gym data build grounded_gen --out {root}` "
-            "or write one task per line with task_id, question and gt_path"
-        )
-    tasks = []
-    for line_no, d in iter_jsonl(path):
-        try:
-            if not isinstance(d, dict):
-                raise ValueError("a task must be a JSON object")
-            d.setdefault("gt_path", d.pop("gt_image", None))
-            task = GroundedGenTask.from_json(d)
-            if task.gt_path is not None:
-                try:
-                    gt = confined_path(root, task.gt_path)
-                    if gt.is_file() and gt.stat().st_size > MAX_FILE_BYTES:
-                        raise DatasetError(f"image {task.gt_path[:100]!r} is over {MAX_FILE_BYTES} bytes")
-                    check_image(gt, max_pixels, max_side)
-                except DatasetError as err:
-                    raise at("gt_path", err) from None
-        except (ValueError, TypeError, AttributeError, KeyError) as err:  # DatasetError is a ValueError
-            raise at(f"{path}:{line_no}", err) from None
-        tasks.append(task)
-    if not tasks:
-        raise DatasetError(f"{path} holds no tasks")
-    return tasks
+    return load_task_rows(
+        root, _parse, lambda task: [("gt_path", task.gt_path)] if task.gt_path is not None else [],
+        f"build one with `mmsearch-gym data build grounded_gen --out {root}` "
+        "or write one task per line with task_id, question and gt_path",
+        max_pixels, max_side, MAX_FILE_BYTES,
+    )  # fmt: skip
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ...core.safe_io import DatasetError, at, check_image, confined_path, iter_jsonl, open_image
+from ...core.safe_io import confined_path, load_task_rows, open_image
 from .task import SpatialTask
 
 SPLITS = ("rl", "sft")
@@ -42,36 +42,25 @@ def read_confined_image(root: str | Path, rel: str, max_pixels: int = MAX_PIXELS
     return open_image(confined_path(root, rel), max_pixels, max_side)
 
 
+def _parse(row: Any) -> SpatialTask:
+    if not isinstance(row, dict):
+        raise ValueError(f"a task is a JSON object, got {type(row).__name__}")
+    task = SpatialTask.from_json(row)
+    if not task.image_paths or len(task.image_paths) > MAX_IMAGES_PER_TASK:
+        raise ValueError(f"a task needs 1 to {MAX_IMAGES_PER_TASK} image_paths (or frames)")
+    return task
+
+
 def load_tasks(root: str | Path, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> list[SpatialTask]:
     """The tasks of a dataset folder, every row and every image checked now (path inside the folder,
     header within the limits, file not damaged); pixels are decoded when a task is played.
     Errors are :class:`~mmsearch_gym.core.safe_io.DatasetError` naming ``tasks.jsonl:LINE``."""
-    root = Path(root)
-    path = root / "tasks.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{root} has no tasks.jsonl; build one with `mmsearch-gym data build spatial_draw --out {root}` or write "
-            "one task per line with task_id, question, answer, metric and image_paths (or frames)"
-        )
-    tasks = []
-    for line_no, row in iter_jsonl(path):
-        try:
-            if not isinstance(row, dict):
-                raise ValueError(f"a task is a JSON object, got {type(row).__name__}")
-            task = SpatialTask.from_json(row)
-            if not task.image_paths or len(task.image_paths) > MAX_IMAGES_PER_TASK:
-                raise ValueError(f"a task needs 1 to {MAX_IMAGES_PER_TASK} image_paths (or frames)")
-            for i, rel in enumerate(task.image_paths):
-                try:
-                    check_image(confined_path(root, rel), max_pixels, max_side)
-                except DatasetError as err:
-                    raise at(f"image_paths[{i}]", err) from None
-        except (ValueError, TypeError, AttributeError, KeyError) as err:  # DatasetError is a ValueError
-            raise at(f"{path}:{line_no}", err) from None
-        tasks.append(task)
-    if not tasks:
-        raise DatasetError(f"{path} holds no tasks")
-    return tasks
+    return load_task_rows(
+        root, _parse, lambda task: ((f"image_paths[{i}]", rel) for i, rel in enumerate(task.image_paths)),
+        f"build one with `mmsearch-gym data build spatial_draw --out {root}` or write one task per line "
+        "with task_id, question, answer, metric and image_paths (or frames)",
+        max_pixels, max_side,
+    )  # fmt: skip
 
 
 def with_images(task: SpatialTask, root: str | Path) -> SpatialTask:
